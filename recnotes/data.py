@@ -1,0 +1,270 @@
+"""Load and validate MovieLens-format data, and encode raw ids as indices.
+
+A MovieLens folder holds ``ratings.csv`` (required: ``userId, movieId,
+rating, timestamp``) and optionally ``movies.csv`` (``movieId, title,
+genres``) and ``tags.csv`` (``userId, movieId, tag, timestamp``).  Every
+release of MovieLens that uses this schema loads here; ids are kept as the
+raw integers of the file and are not assumed to be contiguous or dense.
+
+Validation is strict and every error names the file, the column, the first
+bad row and what was expected, so a broken file is fixed in one look::
+
+    ValueError: ratings.csv, column 'rating', data row 3 (file line 4):
+    expected a number between 0.5 and 5.0, got '7'
+
+Turning raw ids into the contiguous indices an embedding table needs is
+done in one place, :class:`IdEncoder`; notebooks never re-implement it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import warnings
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MovieLens", "IdEncoder", "load_movielens", "read_ratings"]
+
+RATING_MIN = 0.5
+RATING_MAX = 5.0
+
+# file name -> (columns, {column: kind}); kinds: "int", "rating", "text".
+_SCHEMAS = {
+    "ratings.csv": {"userId": "int", "movieId": "int", "rating": "rating", "timestamp": "int"},
+    "movies.csv": {"movieId": "int", "title": "text", "genres": "text"},
+    "tags.csv": {"userId": "int", "movieId": "int", "tag": "text", "timestamp": "int"},
+}
+
+_EXPECTED = {
+    "int": "an integer",
+    "rating": f"a number between {RATING_MIN} and {RATING_MAX}",
+}
+
+
+def _where(path: pathlib.Path, column: str, row: int) -> str:
+    # row is 0-based over data rows; the header is file line 1.
+    return f"{path.name}, column '{column}', data row {row + 1} (file line {row + 2})"
+
+
+def _read_validated(path: pathlib.Path, kind: str) -> pd.DataFrame:
+    """Read one CSV of schema ``kind`` (a MovieLens file name), checking every value."""
+    schema = _SCHEMAS[kind]
+    if not path.is_file():
+        raise ValueError(
+            f"{path}: file not found; expected a CSV with columns {', '.join(schema)}"
+        )
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path}: the file is empty; expected a header line "
+            f"'{','.join(schema)}' followed by data rows"
+        ) from None
+    missing = [c for c in schema if c not in raw.columns]
+    if missing:
+        raise ValueError(
+            f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+            f"expected columns {', '.join(schema)}, found {', '.join(raw.columns)}"
+        )
+    if raw.empty:
+        raise ValueError(f"{path}: the file has a header but no data rows; expected at least one row")
+
+    out = {}
+    for column, kind in schema.items():
+        text = raw[column].str.strip()
+        if kind == "text":
+            out[column] = raw[column]
+            continue
+        if kind == "int":
+            ok = text.str.fullmatch(r"[+-]?\d+").to_numpy()
+            values = pd.to_numeric(text.where(ok, "0")).astype(np.int64)
+        else:  # rating
+            numbers = pd.to_numeric(text, errors="coerce")
+            ok = (numbers.notna() & (numbers >= RATING_MIN) & (numbers <= RATING_MAX)).to_numpy()
+            values = numbers.astype(np.float32)
+        if not ok.all():
+            row = int(np.flatnonzero(~ok)[0])
+            shown = raw[column].iloc[row]
+            raise ValueError(
+                f"{_where(path, column, row)}: expected {_EXPECTED[kind]}, got {shown!r}"
+                f" ({int((~ok).sum())} bad row(s) in this column)"
+            )
+        out[column] = values
+    return pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
+
+
+def drop_duplicate_ratings(ratings: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Keep the latest row of each (userId, movieId) pair.
+
+    Rows are ordered by timestamp (stable, so among equal timestamps the one
+    later in the file wins).  Returns the deduplicated frame, in the original
+    row order, and the number of rows dropped.
+    """
+    order = ratings.sort_values("timestamp", kind="mergesort")
+    keep = order.drop_duplicates(["userId", "movieId"], keep="last").index
+    kept = ratings.loc[ratings.index.isin(keep)].reset_index(drop=True)
+    return kept, len(ratings) - len(kept)
+
+
+def read_ratings(path: str | pathlib.Path) -> tuple[pd.DataFrame, int]:
+    """Read and validate one ``ratings.csv``; drop duplicate (user, movie) rows.
+
+    Returns ``(ratings, n_duplicates_dropped)``.
+    """
+    return drop_duplicate_ratings(_read_validated(pathlib.Path(path), "ratings.csv"))
+
+
+@dataclasses.dataclass
+class MovieLens:
+    """A validated MovieLens folder.
+
+    Attributes:
+      ratings: ``userId`` (int64), ``movieId`` (int64), ``rating`` (float32),
+        ``timestamp`` (int64, seconds since 1970); one row per (user, movie).
+      movies: ``movieId``, ``title``, ``genres`` or ``None`` if absent.
+      tags: ``userId``, ``movieId``, ``tag``, ``timestamp`` or ``None``.
+      path: the folder that was read.
+      duplicates_dropped: duplicate (user, movie) rating rows removed
+        (the latest by timestamp was kept).
+    """
+
+    ratings: pd.DataFrame
+    movies: pd.DataFrame | None
+    tags: pd.DataFrame | None
+    path: pathlib.Path
+    duplicates_dropped: int = 0
+
+    def __repr__(self) -> str:
+        r = self.ratings
+        parts = [
+            f"path='{self.path}'",
+            f"ratings={len(r):,}",
+            f"users={r.userId.nunique():,}",
+            f"movies_rated={r.movieId.nunique():,}",
+        ]
+        if self.movies is not None:
+            parts.append(f"movies={len(self.movies):,}")
+        if self.tags is not None:
+            parts.append(f"tags={len(self.tags):,}")
+        parts.append(f"duplicates_dropped={self.duplicates_dropped}")
+        return f"MovieLens({', '.join(parts)})"
+
+
+def load_movielens(data_dir: str | pathlib.Path) -> MovieLens:
+    """Load a MovieLens-format folder into validated frames.
+
+    Args:
+      data_dir: folder with ``ratings.csv`` and optionally ``movies.csv`` and
+        ``tags.csv``.  The files are only read, never changed.
+
+    Returns:
+      A :class:`MovieLens` with typed frames.
+
+    Raises:
+      ValueError: naming the file, column, first bad row and what was
+        expected, for a missing file or column, an empty file, a
+        non-integer id or timestamp, or a rating that is missing or outside
+        0.5-5.
+    """
+    folder = pathlib.Path(data_dir)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder; expected a MovieLens folder holding ratings.csv")
+    ratings, dropped = read_ratings(folder / "ratings.csv")
+    if dropped:
+        warnings.warn(
+            f"{folder / 'ratings.csv'}: dropped {dropped} duplicate (userId, movieId) row(s), "
+            "keeping the latest by timestamp",
+            stacklevel=2,
+        )
+    optional = {}
+    for name in ("movies.csv", "tags.csv"):
+        path = folder / name
+        optional[name] = _read_validated(path, name) if path.exists() else None
+    return MovieLens(
+        ratings=ratings,
+        movies=optional["movies.csv"],
+        tags=optional["tags.csv"],
+        path=folder,
+        duplicates_dropped=dropped,
+    )
+
+
+class IdEncoder:
+    """Map raw ids (e.g. MovieLens ``movieId``) to contiguous indices and back.
+
+    Known ids are sorted ascending and numbered ``0 .. n-1``, so index order
+    is raw-id order (the benchmark protocol breaks score ties by ascending
+    movieId, which is then ascending index).  Ids never seen by :meth:`fit`
+    either raise (``unknown="error"``, the default) or map to the
+    out-of-vocabulary index ``n`` (``unknown="oov"``); an embedding table for
+    the ``"oov"`` case needs ``num_indices = n + 1`` rows.
+
+    Example::
+
+        enc = IdEncoder("movieId").fit([50, 10, 30])
+        enc.transform([30, 10])      # array([1, 0])
+        enc.inverse_transform([2])   # array([50])
+    """
+
+    def __init__(self, name: str = "id", unknown: str = "error"):
+        if unknown not in ("error", "oov"):
+            raise ValueError(f"unknown must be 'error' or 'oov', got {unknown!r}")
+        self.name = name
+        self.unknown = unknown
+        self.vocabulary: np.ndarray | None = None
+
+    def fit(self, ids) -> "IdEncoder":
+        self.vocabulary = np.unique(np.asarray(ids, dtype=np.int64))
+        return self
+
+    def _check_fitted(self):
+        if self.vocabulary is None:
+            raise ValueError(f"IdEncoder({self.name!r}) is not fitted; call fit(ids) first")
+
+    def __len__(self) -> int:
+        self._check_fitted()
+        return len(self.vocabulary)
+
+    @property
+    def oov_index(self) -> int:
+        """The index unknown ids get with ``unknown='oov'`` (equal to ``len(self)``)."""
+        return len(self)
+
+    @property
+    def num_indices(self) -> int:
+        """Rows an embedding table needs: ``len(self)``, plus one for ``'oov'``."""
+        return len(self) + (self.unknown == "oov")
+
+    def transform(self, ids) -> np.ndarray:
+        self._check_fitted()
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(self.vocabulary, ids)
+        pos_clipped = np.minimum(pos, len(self.vocabulary) - 1)
+        known = self.vocabulary[pos_clipped] == ids
+        if known.all():
+            return pos
+        if self.unknown == "error":
+            bad = np.unique(ids[~known])
+            shown = ", ".join(str(b) for b in bad[:5]) + (", ..." if len(bad) > 5 else "")
+            raise ValueError(
+                f"{self.name}: {int((~known).sum())} value(s) not in the vocabulary of "
+                f"{len(self.vocabulary)} known ids (unknown: {shown}); fit on data that "
+                "contains them, or use unknown='oov'"
+            )
+        return np.where(known, pos, self.oov_index)
+
+    def inverse_transform(self, indices) -> np.ndarray:
+        self._check_fitted()
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.size and (indices.min() < 0 or indices.max() >= len(self.vocabulary)):
+            raise ValueError(
+                f"{self.name}: indices must be in [0, {len(self.vocabulary)}), "
+                f"got min {indices.min()} and max {indices.max()}"
+            )
+        return self.vocabulary[indices]
+
+    def __repr__(self) -> str:
+        size = "unfitted" if self.vocabulary is None else f"size={len(self.vocabulary)}"
+        return f"IdEncoder(name={self.name!r}, {size}, unknown={self.unknown!r})"
