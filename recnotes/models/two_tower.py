@@ -1,0 +1,121 @@
+"""The two-tower (dual encoder) retrieval model, ids only."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from recnotes.losses import InBatchSoftmax
+
+__all__ = ["TwoTowerModel"]
+
+
+@keras.saving.register_keras_serializable(package="recnotes")
+class TwoTowerModel(keras.Model):
+    """Two-tower retrieval: a user tower and an item tower meet in a dot product.
+
+    ``score(u, i) = <f(u), g(i)>``, where the towers ``f`` and ``g`` are
+    embedding tables of ``embedding_dim`` (ids only; features come later in
+    the series).  Training minimizes the in-batch softmax loss
+    (:class:`~recnotes.losses.InBatchSoftmax`): each (user, positive item)
+    pair of a batch is scored against all items of the batch.
+
+    Inputs: a dict ``{"user": [B] int, "item": [B] int}`` of contiguous
+    indices (from :class:`~recnotes.data.IdEncoder`), optionally with
+    ``"item_probability": [B]`` for the logQ correction.
+
+    Outputs of ``call``: ``{"user": [B, d], "item": [B, d]}`` embeddings.
+
+    Args:
+      num_users: rows of the user table.
+      num_items: rows of the item table.
+      embedding_dim: ``d``.
+      temperature: softmax temperature of the loss.
+      remove_accidental_hits: mask in-batch copies of a row's positive item.
+      seed: seed of the embedding initializers.
+
+    Example::
+
+        model = TwoTowerModel(num_users=610, num_items=8230, embedding_dim=64)
+        model.compile(optimizer=keras.optimizers.Adagrad(0.1))
+        model.fit(dataset, epochs=30)
+        scores = model.score_all_items(np.arange(610))   # [610, 8230]
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int = 64,
+        temperature: float = 1.0,
+        remove_accidental_hits: bool = False,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (("num_users", num_users), ("num_items", num_items), ("embedding_dim", embedding_dim)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.num_users = int(num_users)
+        self.num_items = int(num_items)
+        self.embedding_dim = int(embedding_dim)
+        self.temperature = float(temperature)
+        self.remove_accidental_hits = bool(remove_accidental_hits)
+        self.seed = seed
+        init = lambda offset: keras.initializers.RandomNormal(  # noqa: E731
+            stddev=0.05, seed=None if seed is None else seed + offset
+        )
+        self.user_embedding = keras.layers.Embedding(
+            self.num_users, self.embedding_dim, embeddings_initializer=init(0), name="user_embedding"
+        )
+        self.item_embedding = keras.layers.Embedding(
+            self.num_items, self.embedding_dim, embeddings_initializer=init(1), name="item_embedding"
+        )
+        self.retrieval_loss = InBatchSoftmax(
+            temperature=self.temperature, remove_accidental_hits=self.remove_accidental_hits
+        )
+
+    def build(self, input_shape=None):
+        self.user_embedding.build((None,))
+        self.item_embedding.build((None,))
+        self.built = True
+
+    def call(self, inputs):
+        return {"user": self.user_embedding(inputs["user"]), "item": self.item_embedding(inputs["item"])}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        return self.retrieval_loss(
+            y_pred["user"],
+            y_pred["item"],
+            candidate_ids=x["item"],
+            candidate_sampling_probability=x.get("item_probability"),
+            sample_weight=sample_weight,
+        )
+
+    def user_vectors(self, users=None) -> np.ndarray:
+        """User embeddings ``[len(users), d]`` as numpy (all users by default)."""
+        table = self.user_embedding.embeddings
+        return ops.convert_to_numpy(table if users is None else ops.take(table, np.asarray(users), axis=0))
+
+    def item_vectors(self, items=None) -> np.ndarray:
+        """Item embeddings ``[len(items), d]`` as numpy (all items by default)."""
+        table = self.item_embedding.embeddings
+        return ops.convert_to_numpy(table if items is None else ops.take(table, np.asarray(items), axis=0))
+
+    def score_all_items(self, users) -> np.ndarray:
+        """Scores ``[len(users), num_items]`` of every item for the given user indices."""
+        return self.user_vectors(users) @ self.item_vectors().T
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "embedding_dim": self.embedding_dim,
+            "temperature": self.temperature,
+            "remove_accidental_hits": self.remove_accidental_hits,
+            "seed": self.seed,
+        }

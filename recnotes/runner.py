@@ -1,0 +1,278 @@
+"""Run notebooks through papermill into an output folder and summarize them.
+
+This is the main job, ``python -m recnotes run``:
+
+* every notebook of ``notebooks/`` (or the ones named) is executed by
+  papermill into ``runs/<timestamp>/`` (never in place);
+* ``-p NAME VALUE`` parameters are checked against the notebooks'
+  ``parameters`` cells before any kernel starts: unknown names and values of
+  the wrong type are refused with a clear message;
+* metrics that notebooks record with :func:`recnotes.report.record_metrics`
+  are collected into ``summary.json`` and ``summary.md``;
+* the exit status is non-zero if a notebook failed, naming it and the cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import datetime as _dt
+import json
+import os
+import pathlib
+import sys
+import time
+
+import nbformat
+
+from recnotes.report import METRICS_MIME
+
+__all__ = ["ParameterError", "NotebookResult", "find_notebooks", "parse_parameters", "run_notebooks"]
+
+
+class ParameterError(ValueError):
+    """A notebook or parameter problem found before any kernel starts."""
+
+
+@dataclasses.dataclass
+class NotebookResult:
+    notebook: str
+    output: str
+    status: str  # "ok" or "failed"
+    duration_s: float
+    metrics: dict = dataclasses.field(default_factory=dict)
+    error: str | None = None
+    failed_cell: int | None = None  # execution count In [n] of the failing cell
+
+
+# --- notebooks and their parameters ----------------------------------------
+
+
+def find_notebooks(selection=(), notebook_dir="notebooks") -> list[pathlib.Path]:
+    """Notebooks to run: all of ``notebook_dir`` in name order, or the selection.
+
+    A selection item is a path to a notebook, or the name (with or without
+    ``.ipynb``, or a unique prefix such as ``00``) of one in ``notebook_dir``.
+    """
+    folder = pathlib.Path(notebook_dir)
+    available = sorted(p for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+    if not selection:
+        if not available:
+            raise ParameterError(f"no notebooks found in {folder.resolve()}")
+        return available
+    chosen = []
+    for item in selection:
+        path = pathlib.Path(item)
+        if path.suffix == ".ipynb" and path.is_file():
+            chosen.append(path)
+            continue
+        matches = [p for p in available if p.stem == path.stem] or [
+            p for p in available if p.name.startswith(str(item))
+        ]
+        if len(matches) != 1:
+            names = ", ".join(p.stem for p in available) or "none"
+            what = "matches several" if matches else "matches no notebook"
+            raise ParameterError(f"notebook {item!r} {what}; notebooks in {folder}: {names}")
+        chosen.append(matches[0])
+    return chosen
+
+
+def _parameters_cell(path: pathlib.Path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise ParameterError(
+            f"{path}: expected exactly one cell tagged 'parameters', found {len(tagged)} "
+            "(without it papermill ignores the values passed in)"
+        )
+    if tagged[0].cell_type != "code":
+        raise ParameterError(f"{path}: the cell tagged 'parameters' must be a code cell")
+    return tagged[0]
+
+
+def notebook_parameters(path: pathlib.Path) -> dict:
+    """``{name: default value}`` of the notebook's ``parameters`` cell (literals only)."""
+    cell = _parameters_cell(path)
+    tree = ast.parse(cell.source)
+    params = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    try:
+                        params[target.id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        params[target.id] = None  # not a literal: accept any value
+    return params
+
+
+def _literal(text: str):
+    """A command-line value as a Python literal (``3``, ``0.1``, ``[1, 3]``, ``True``) or a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _coerce(name: str, raw: str, default, where: str):
+    value = _literal(raw)
+    if default is None:
+        return value
+    if isinstance(default, str):
+        return raw  # a string parameter takes the text as given
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(value, type(default)):
+        return value
+    raise ParameterError(
+        f"parameter {name}={raw!r}: expected {type(default).__name__} like the default "
+        f"{default!r} in {where}, got {type(value).__name__}"
+    )
+
+
+def parse_parameters(pairs, notebooks) -> dict[pathlib.Path, dict]:
+    """Check ``[(name, text), ...]`` against the notebooks; values per notebook.
+
+    A name must be a parameter of at least one selected notebook; it is
+    passed to every notebook that declares it, converted to the type of that
+    notebook's default.
+    """
+    declared = {nb: notebook_parameters(nb) for nb in notebooks}
+    per_notebook = {nb: {} for nb in notebooks}
+    for name, raw in pairs:
+        owners = [nb for nb in notebooks if name in declared[nb]]
+        if not owners:
+            known = sorted({p for params in declared.values() for p in params})
+            raise ParameterError(
+                f"unknown parameter {name!r}; the selected notebooks take: {', '.join(known)}"
+            )
+        for nb in owners:
+            per_notebook[nb][name] = _coerce(name, raw, declared[nb][name], nb.name)
+    return per_notebook
+
+
+# --- running ---------------------------------------------------------------
+
+
+def collect_metrics(notebook) -> dict:
+    """``{name: {metric: value}}`` from the outputs tagged by ``record_metrics``."""
+    found = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            payload = output.get("data", {}).get(METRICS_MIME)
+            if payload:
+                found.setdefault(payload["name"], {}).update(payload["metrics"])
+    return found
+
+
+def _failure(exc) -> tuple[str, int | None]:
+    """A readable message and the failing cell's execution count (``In [n]``)."""
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    source = (getattr(exc, "source", "") or "").strip().splitlines()
+    where = f" (cell starting {source[0]!r})" if source else ""
+    return f"{ename}: {evalue}{where}", getattr(exc, "exec_count", None)
+
+
+def default_output_dir() -> pathlib.Path:
+    return pathlib.Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def run_notebooks(notebooks, parameters: dict, output_dir: pathlib.Path, log=print) -> list[NotebookResult]:
+    """Execute each notebook into ``output_dir`` and collect its results."""
+    import papermill as pm
+
+    output_dir = pathlib.Path(output_dir)
+    sources = {nb.resolve() for nb in notebooks}
+    outputs = [output_dir / nb.name for nb in notebooks]
+    for out in outputs:
+        if out.resolve() in sources:
+            raise ParameterError(f"refusing to overwrite the source notebook {out}; choose another output folder")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit it: fewer C++ log lines
+
+    results = []
+    for n, (nb, out) in enumerate(zip(notebooks, outputs), start=1):
+        params = parameters.get(nb, {})
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
+        log(f"[{n}/{len(notebooks)}] {nb} ({shown}) -> {out}")
+        start = time.perf_counter()
+        try:
+            pm.execute_notebook(
+                str(nb),
+                str(out),
+                parameters=params,
+                cwd=str(nb.parent),
+                progress_bar=True,
+                log_output=False,
+            )
+            status, error, cell = "ok", None, None
+        except Exception as exc:  # papermill's own error, or a kernel that died
+            status = "failed"
+            error, cell = _failure(exc)
+        duration = time.perf_counter() - start
+        metrics = collect_metrics(nbformat.read(out, as_version=4)) if out.exists() else {}
+        (output_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        result = NotebookResult(str(nb), str(out), status, round(duration, 1), metrics, error, cell)
+        results.append(result)
+        log(f"      {status} in {duration:.1f}s" + (f": In [{cell}]: {error}" if error else ""))
+    return results
+
+
+def summary_table(results: list[NotebookResult]) -> str:
+    """A Markdown table: notebook, status, seconds, then one row per recorded model."""
+    lines = ["| notebook | status | seconds | model | metrics |", "|---|---|---|---|---|"]
+    for r in results:
+        name = pathlib.Path(r.notebook).stem
+        if not r.metrics:
+            detail = f"In [{r.failed_cell}]: {r.error}" if r.error else ""
+            lines.append(f"| {name} | {r.status} | {r.duration_s} | | {detail} |")
+        for model, values in r.metrics.items():
+            text = ", ".join(f"{k} {v:g}" for k, v in values.items())
+            lines.append(f"| {name} | {r.status} | {r.duration_s} | {model} | {text} |")
+    return "\n".join(lines)
+
+
+def write_summary(results: list[NotebookResult], output_dir: pathlib.Path, parameters: dict) -> str:
+    output_dir = pathlib.Path(output_dir)
+    data = {
+        "created": _dt.datetime.now().isoformat(timespec="seconds"),
+        "parameters": {str(nb): p for nb, p in parameters.items()},
+        "notebooks": [dataclasses.asdict(r) for r in results],
+    }
+    (output_dir / "summary.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    table = summary_table(results)
+    (output_dir / "summary.md").write_text(table + "\n")
+    return table
+
+
+def main_run(args) -> int:
+    """The ``run`` sub-command (see ``python -m recnotes run --help``)."""
+    try:
+        notebooks = find_notebooks(args.notebooks, args.notebook_dir)
+        parameters = parse_parameters(args.parameters or [], notebooks)
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    output_dir = pathlib.Path(args.output) if args.output else default_output_dir()
+    try:
+        results = run_notebooks(notebooks, parameters, output_dir)
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = write_summary(results, output_dir, parameters)
+    print()
+    print(table)
+    print(f"\nExecuted notebooks and summary.json / summary.md are in {output_dir}")
+    failed = [r for r in results if r.status != "ok"]
+    for r in failed:
+        print(f"FAILED: {r.notebook}, cell In [{r.failed_cell}]: {r.error}", file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recnotes.pipeline import interaction_dataset
+
+
+def epochs_of(ds, n):
+    return [np.concatenate([b["item"].numpy() for b in ds]) for _ in range(n)]
+
+
+def test_every_epoch_has_every_row_once_in_a_new_order():
+    items = np.arange(100)
+    ds = interaction_dataset(np.zeros(100), items, batch_size=32, seed=1)
+    first, second = epochs_of(ds, 2)
+    np.testing.assert_array_equal(np.sort(first), items)
+    np.testing.assert_array_equal(np.sort(second), items)
+    assert not np.array_equal(first, second)  # reshuffled every epoch
+    assert [len(b["item"]) for b in ds] == [32, 32, 32, 4]
+
+
+def test_seed_repeats_the_sequence_of_epoch_orders():
+    make = lambda: interaction_dataset(np.zeros(50), np.arange(50), batch_size=8, seed=3)  # noqa: E731
+    for a, b in zip(epochs_of(make(), 3), epochs_of(make(), 3)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_no_shuffle_keeps_order_and_pairs_stay_aligned():
+    users, items = np.arange(10), np.arange(10) * 7
+    batches = list(interaction_dataset(users, items, batch_size=4, shuffle=False, item_probability=np.full(10, 0.1)))
+    np.testing.assert_array_equal(np.concatenate([b["item"] for b in batches]), items)
+    assert batches[0]["user"].dtype == tf.int32
+    assert batches[0]["item_probability"].numpy().tolist() == pytest.approx([0.1] * 4)
+    shuffled = interaction_dataset(users, items, batch_size=10, seed=0)
+    batch = next(iter(shuffled))
+    np.testing.assert_array_equal(batch["item"].numpy(), batch["user"].numpy() * 7)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match=r"users and items must be 1-D of equal length, got shapes \(3,\) and \(2,\)"):
+        interaction_dataset([1, 2, 3], [1, 2], batch_size=2)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        interaction_dataset([1], [1], batch_size=0)
+    with pytest.raises(ValueError, match="no rows"):
+        interaction_dataset([], [], batch_size=1)
