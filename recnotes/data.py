@@ -38,36 +38,68 @@ _SCHEMAS = {
 }
 
 _EXPECTED = {
-    "int": "an integer",
+    "int": "an integer (64-bit, digits only)",
     "rating": f"a number between {RATING_MIN} and {RATING_MAX}",
 }
 
 
-def _where(path: pathlib.Path, column: str, row: int) -> str:
-    # row is 0-based over data rows; the header is file line 1.
-    return f"{path.name}, column '{column}', data row {row + 1} (file line {row + 2})"
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _where(path: pathlib.Path, column: str, data_row: int, line: int) -> str:
+    return f"{path.name}, column '{column}', data row {data_row} (file line {line})"
+
+
+def _parse_ints(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(ok mask, int64 values) of decimal integers that fit in 64 bits."""
+    ok = text.str.fullmatch(r"[+-]?[0-9]+").to_numpy(dtype=bool, copy=True)
+    long = ok & (text.str.lstrip("+-").str.len() >= 19).to_numpy()
+    for i in np.flatnonzero(long):  # rare: check the range exactly with Python ints
+        ok[i] = abs(int(text.iloc[i])) <= _INT64_MAX
+    values = pd.to_numeric(text.where(ok, "0")).astype(np.int64).to_numpy()
+    return ok, values
+
+
+def _read_csv_text(path: pathlib.Path, schema: dict) -> pd.DataFrame:
+    """Every field as text, blank lines kept (so row positions map to file lines)."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path}: the file is empty; expected a header line '{','.join(schema)}' followed by data rows"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); MovieLens files are UTF-8 CSV, "
+            "convert the file (and uncompress it if it is gzipped)"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{path}: not a CSV with one field per column: {exc}") from None
 
 
 def _read_validated(path: pathlib.Path, kind: str) -> pd.DataFrame:
     """Read one CSV of schema ``kind`` (a MovieLens file name), checking every value."""
     schema = _SCHEMAS[kind]
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; expected a CSV file with columns {', '.join(schema)}")
     if not path.is_file():
+        raise ValueError(f"{path}: file not found; expected a CSV with columns {', '.join(schema)}")
+    raw = _read_csv_text(path, schema)
+    if not isinstance(raw.index, pd.RangeIndex):
+        # pandas turns a first column without header into the index: rows are longer than the header
         raise ValueError(
-            f"{path}: file not found; expected a CSV with columns {', '.join(schema)}"
+            f"{path}: data rows have more fields than the header ({len(raw.columns)} columns: "
+            f"{', '.join(raw.columns)}), first at file line 2; a leading index column or a trailing comma?"
         )
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise ValueError(
-            f"{path}: the file is empty; expected a header line "
-            f"'{','.join(schema)}' followed by data rows"
-        ) from None
     missing = [c for c in schema if c not in raw.columns]
     if missing:
         raise ValueError(
             f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
             f"expected columns {', '.join(schema)}, found {', '.join(raw.columns)}"
         )
+    blank = (raw[list(schema)] == "").all(axis=1).to_numpy()
+    lines = np.flatnonzero(~blank) + 2  # the header is file line 1
+    raw = raw[~blank].reset_index(drop=True)
     if raw.empty:
         raise ValueError(f"{path}: the file has a header but no data rows; expected at least one row")
 
@@ -78,8 +110,7 @@ def _read_validated(path: pathlib.Path, kind: str) -> pd.DataFrame:
             out[column] = raw[column]
             continue
         if kind == "int":
-            ok = text.str.fullmatch(r"[+-]?\d+").to_numpy()
-            values = pd.to_numeric(text.where(ok, "0")).astype(np.int64)
+            ok, values = _parse_ints(text)
         else:  # rating
             numbers = pd.to_numeric(text, errors="coerce")
             ok = (numbers.notna() & (numbers >= RATING_MIN) & (numbers <= RATING_MAX)).to_numpy()
@@ -88,7 +119,7 @@ def _read_validated(path: pathlib.Path, kind: str) -> pd.DataFrame:
             row = int(np.flatnonzero(~ok)[0])
             shown = raw[column].iloc[row]
             raise ValueError(
-                f"{_where(path, column, row)}: expected {_EXPECTED[kind]}, got {shown!r}"
+                f"{_where(path, column, row + 1, int(lines[row]))}: expected {_EXPECTED[kind]}, got {shown!r}"
                 f" ({int((~ok).sum())} bad row(s) in this column)"
             )
         out[column] = values
@@ -215,8 +246,23 @@ class IdEncoder:
         self.unknown = unknown
         self.vocabulary: np.ndarray | None = None
 
+    def _as_ids(self, ids) -> np.ndarray:
+        array = np.asarray(ids)
+        if array.size == 0:
+            return array.astype(np.int64).reshape(-1)
+        if array.dtype.kind == "u" and array.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{self.name}: ids must fit in int64, got {array.max()}")
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array) & (array == np.round(array))):
+            raise ValueError(f"{self.name}: ids must be integers, got non-integral values such as {array[array != np.round(array)][:3]}")
+        if array.dtype.kind not in "iuf":
+            raise ValueError(f"{self.name}: ids must be integers, got an array of dtype {array.dtype}")
+        return array.astype(np.int64).reshape(-1)
+
     def fit(self, ids) -> "IdEncoder":
-        self.vocabulary = np.unique(np.asarray(ids, dtype=np.int64))
+        vocabulary = np.unique(self._as_ids(ids))
+        if len(vocabulary) == 0:
+            raise ValueError(f"IdEncoder({self.name!r}).fit: no ids given")
+        self.vocabulary = vocabulary
         return self
 
     def _check_fitted(self):
@@ -239,7 +285,7 @@ class IdEncoder:
 
     def transform(self, ids) -> np.ndarray:
         self._check_fitted()
-        ids = np.asarray(ids, dtype=np.int64)
+        ids = self._as_ids(ids)
         pos = np.searchsorted(self.vocabulary, ids)
         pos_clipped = np.minimum(pos, len(self.vocabulary) - 1)
         known = self.vocabulary[pos_clipped] == ids
@@ -257,7 +303,10 @@ class IdEncoder:
 
     def inverse_transform(self, indices) -> np.ndarray:
         self._check_fitted()
-        indices = np.asarray(indices, dtype=np.int64)
+        indices = np.asarray(indices)
+        if indices.size and indices.dtype.kind not in "iu":
+            raise ValueError(f"{self.name}: indices must be integers, got dtype {indices.dtype}")
+        indices = indices.astype(np.int64)
         if indices.size and (indices.min() < 0 or indices.max() >= len(self.vocabulary)):
             raise ValueError(
                 f"{self.name}: indices must be in [0, {len(self.vocabulary)}), "

@@ -68,6 +68,8 @@ class FullRankingEvaluator:
         users: IdEncoder | None = None,
     ):
         self.item_encoder = IdEncoder("movieId").fit(train.movieId.to_numpy())
+        if users is not None and users.unknown != "error":
+            raise ValueError("users must be an IdEncoder with unknown='error': every score row is a known user")
         if users is None:
             all_users = np.concatenate([f.userId.to_numpy() for f in (train, heldout, *exclude)])
             users = IdEncoder("userId").fit(all_users)
@@ -81,6 +83,11 @@ class FullRankingEvaluator:
         self.relevant = (self.relevant > self.seen).tocsr()  # held-out items not seen before
         n_rel = np.asarray(self.relevant.sum(axis=1)).ravel()
         self.eval_users = np.flatnonzero(n_rel > 0)
+        if len(self.eval_users) == 0:
+            raise ValueError(
+                f"no held-out interaction is left to evaluate: {len(heldout)} held-out row(s), "
+                f"{self.heldout_unscorable} of items not in train, the rest already seen by their user"
+            )
         self.n_relevant = n_rel[self.eval_users]
 
     @classmethod
@@ -133,9 +140,12 @@ class FullRankingEvaluator:
           (and AUC, the same for every K); ``attrs["n_users"]`` holds the
           number of users averaged over.
         """
+        ks = [ks] if isinstance(ks, (int, np.integer)) else list(ks)
+        for k in ks:
+            metrics._check_k(k)
         ks = sorted({int(k) for k in ks})
-        if not ks or ks[0] < 1:
-            raise ValueError(f"ks must be positive integers, got {ks}")
+        if int(batch_users) != batch_users or batch_users < 1:
+            raise ValueError(f"batch_users must be a positive integer, got {batch_users!r}")
         n_items = len(self.item_encoder)
         if not callable(scores):
             array = np.asarray(scores)
@@ -155,6 +165,12 @@ class FullRankingEvaluator:
             batch = np.asarray(score_fn(users), dtype=np.float64)
             if batch.shape != (len(users), n_items):
                 raise ValueError(f"score function returned shape {list(batch.shape)}, expected {[len(users), n_items]}")
+            if np.isnan(batch).any():
+                row = int(np.flatnonzero(np.isnan(batch).any(axis=1))[0])
+                raise ValueError(
+                    f"scores contain {int(np.isnan(batch).sum())} NaN value(s) in this batch, first for "
+                    f"userId {self.user_ids[users[row]]}; a model that diverged? NaN cannot be ranked"
+                )
             n_rel = self.n_relevant[start : start + batch_users]
             relevant = self.relevant[users].toarray()
             top = self.top_k(batch, ks[-1], users)

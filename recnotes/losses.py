@@ -41,7 +41,7 @@ class InBatchSoftmax(keras.layers.Layer):
       candidate_embeddings: ``[B, d]``, row ``i`` is query ``i``'s positive.
       candidate_ids: optional ``[B]`` int ids, for accidental-hit masking.
       candidate_sampling_probability: optional ``[B]`` floats in (0, 1],
-        for the logQ correction.
+        for the logQ correction (values are clipped to [1e-12, 1]).
       sample_weight: optional ``[B]`` weights.
 
     Returns:
@@ -64,11 +64,16 @@ class InBatchSoftmax(keras.layers.Layer):
         sample_weight=None,
     ):
         q_shape, c_shape = tuple(query_embeddings.shape), tuple(candidate_embeddings.shape)
-        if len(q_shape) != 2 or len(c_shape) != 2 or q_shape[-1] != c_shape[-1]:
+        same_batch = q_shape[0] is None or c_shape[0] is None or q_shape[0] == c_shape[0]
+        if len(q_shape) != 2 or len(c_shape) != 2 or q_shape[-1] != c_shape[-1] or not same_batch:
             raise ValueError(
                 "InBatchSoftmax expects query_embeddings [B, d] and candidate_embeddings [B, d]; "
                 f"got {q_shape} and {c_shape}"
             )
+        # The loss is computed in float32 even under mixed precision: the
+        # masking constant and log-sum-exp overflow in float16.
+        query_embeddings = ops.cast(query_embeddings, "float32")
+        candidate_embeddings = ops.cast(candidate_embeddings, "float32")
         scores = ops.matmul(query_embeddings, ops.transpose(candidate_embeddings)) / self.temperature
         if candidate_sampling_probability is not None:
             p = ops.cast(candidate_sampling_probability, scores.dtype)

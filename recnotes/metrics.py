@@ -41,16 +41,19 @@ __all__ = [
 
 
 def _check_k(k: int):
-    if int(k) != k or k < 1:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
 
 
 def _top_hits(ranked, relevant, k) -> np.ndarray:
     _check_k(k)
+    ranked = list(ranked)
+    if len(set(ranked)) != len(ranked):
+        raise ValueError("ranked contains an item more than once; a ranking lists each item once")
     relevant = set(relevant)
     if not relevant:
         raise ValueError("relevant is empty: ranking metrics are undefined for a user with no relevant item")
-    return np.array([item in relevant for item in list(ranked)[:k]], dtype=bool)
+    return np.array([item in relevant for item in ranked[:k]], dtype=bool)
 
 
 def recall_at_k(ranked, relevant, k: int) -> float:
@@ -93,11 +96,13 @@ def _discounts(k: int) -> np.ndarray:
 
 def recall_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     """Per-user Recall@k from ``hits[u, r]`` (bool, shape ``[n_users, >= k]``)."""
+    _check_k(k)
     return hits[:, :k].sum(axis=1) / np.asarray(n_relevant, dtype=np.float64)
 
 
 def ndcg_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     """Per-user NDCG@k from a hit matrix; IDCG over min(k, n_relevant) hits."""
+    _check_k(k)
     disc = _discounts(k)
     dcg = (hits[:, :k] * disc[: hits[:, :k].shape[1]]).sum(axis=1)
     ideal_cum = np.concatenate([[0.0], np.cumsum(disc)])
@@ -107,11 +112,13 @@ def ndcg_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarr
 
 def hit_rate_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     """Per-user HitRate@k (1.0 or 0.0)."""
+    _check_k(k)
     return hits[:, :k].any(axis=1).astype(np.float64)
 
 
 def mrr_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     """Per-user MRR@k: 1 / rank of the first hit in the top k, 0 without one."""
+    _check_k(k)
     top = hits[:, :k]
     first = np.argmax(top, axis=1)
     return np.where(top.any(axis=1), 1.0 / (first + 1), 0.0)

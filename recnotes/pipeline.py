@@ -43,8 +43,14 @@ def interaction_dataset(
     Returns:
       A dataset of dicts ``{"user": [b], "item": [b] (, "item_probability": [b])}``.
     """
-    users = np.asarray(users, dtype=np.int32)
-    items = np.asarray(items, dtype=np.int32)
+    users, items = np.asarray(users), np.asarray(items)
+    for name, array in (("users", users), ("items", items)):
+        if array.size and (array.dtype.kind not in "iu" or array.min() < 0):
+            raise ValueError(
+                f"{name} must be non-negative integer indices (from recnotes.data.IdEncoder), "
+                f"got dtype {array.dtype}, min {array.min()}"
+            )
+    users, items = users.astype(np.int32), items.astype(np.int32)
     if users.shape != items.shape or users.ndim != 1:
         raise ValueError(f"users and items must be 1-D of equal length, got shapes {users.shape} and {items.shape}")
     if len(users) == 0:

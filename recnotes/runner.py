@@ -78,7 +78,10 @@ def find_notebooks(selection=(), notebook_dir="notebooks") -> list[pathlib.Path]
 
 
 def _parameters_cell(path: pathlib.Path):
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # invalid JSON, not a notebook, unreadable
+        raise ParameterError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
         raise ParameterError(
@@ -93,7 +96,10 @@ def _parameters_cell(path: pathlib.Path):
 def notebook_parameters(path: pathlib.Path) -> dict:
     """``{name: default value}`` of the notebook's ``parameters`` cell (literals only)."""
     cell = _parameters_cell(path)
-    tree = ast.parse(cell.source)
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError as exc:
+        raise ParameterError(f"{path}: the 'parameters' cell is not valid Python (line {exc.lineno}: {exc.msg})") from None
     params = {}
     for node in tree.body:
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -102,7 +108,7 @@ def notebook_parameters(path: pathlib.Path) -> dict:
                 if isinstance(target, ast.Name):
                     try:
                         params[target.id] = ast.literal_eval(node.value)
-                    except ValueError:
+                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                         params[target.id] = None  # not a literal: accept any value
     return params
 
@@ -111,7 +117,7 @@ def _literal(text: str):
     """A command-line value as a Python literal (``3``, ``0.1``, ``[1, 3]``, ``True``) or a string."""
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return text
 
 
@@ -183,7 +189,13 @@ def _failure(exc) -> tuple[str, int | None]:
 
 
 def default_output_dir() -> pathlib.Path:
-    return pathlib.Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    """``runs/<YYYYmmdd-HHMMSS>``, with a suffix if that folder exists already."""
+    base = pathlib.Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
 
 
 def run_notebooks(notebooks, parameters: dict, output_dir: pathlib.Path, log=print) -> list[NotebookResult]:
@@ -196,7 +208,16 @@ def run_notebooks(notebooks, parameters: dict, output_dir: pathlib.Path, log=pri
     for out in outputs:
         if out.resolve() in sources:
             raise ParameterError(f"refusing to overwrite the source notebook {out}; choose another output folder")
-    output_dir.mkdir(parents=True, exist_ok=True)
+    names = [nb.name for nb in notebooks]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise ParameterError(f"several selected notebooks are named {', '.join(clash)}: their outputs would overwrite each other")
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise ParameterError(f"output folder {output_dir} exists and is not empty (or is a file); choose a new one, nothing is overwritten")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"cannot create output folder {output_dir}: {exc}") from None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit it: fewer C++ log lines
 
     results = []
@@ -227,6 +248,13 @@ def run_notebooks(notebooks, parameters: dict, output_dir: pathlib.Path, log=pri
     return results
 
 
+def _metric_order(name: str):
+    """Recall, NDCG, HitRate, MRR (by K), AUC, then anything else by name."""
+    head, _, k = name.partition("@")
+    rank = ["Recall", "NDCG", "HitRate", "MRR", "AUC"]
+    return (rank.index(head) if head in rank else len(rank), int(k) if k.isdigit() else 0, name)
+
+
 def summary_table(results: list[NotebookResult]) -> str:
     """A Markdown table: notebook, status, seconds, then one row per recorded model."""
     lines = ["| notebook | status | seconds | model | metrics |", "|---|---|---|---|---|"]
@@ -236,7 +264,7 @@ def summary_table(results: list[NotebookResult]) -> str:
             detail = f"In [{r.failed_cell}]: {r.error}" if r.error else ""
             lines.append(f"| {name} | {r.status} | {r.duration_s} | | {detail} |")
         for model, values in r.metrics.items():
-            text = ", ".join(f"{k} {v:g}" for k, v in values.items())
+            text = ", ".join(f"{k} {values[k]:g}" for k in sorted(values, key=_metric_order))
             lines.append(f"| {name} | {r.status} | {r.duration_s} | {model} | {text} |")
     return "\n".join(lines)
 

@@ -60,7 +60,23 @@ class Split:
         )
 
 
+def _check_frame(ratings: pd.DataFrame, where: str):
+    """The columns a split needs, without missing values."""
+    missing = [c for c in ("userId", "movieId", "timestamp") if c not in ratings.columns]
+    if missing:
+        raise ValueError(f"{where}: ratings lack column(s) {', '.join(missing)}; found {', '.join(map(str, ratings.columns))}")
+    for column in ("userId", "movieId", "timestamp"):
+        bad = ratings[column].isna().to_numpy()
+        if bad.any():
+            raise ValueError(
+                f"{where}: column {column!r} has {int(bad.sum())} missing value(s), first at row "
+                f"{int(np.flatnonzero(bad)[0])} of the frame; load data with recnotes.data.load_movielens"
+            )
+
+
 def _check_fractions(train: float, validation: float):
+    if not all(isinstance(f, (int, float, np.integer, np.floating)) for f in (train, validation)):
+        raise ValueError(f"fractions must be numbers, got train={train!r}, validation={validation!r}")
     if not (0 < train <= 1 and 0 <= validation <= 1 and train + validation <= 1 + 1e-12):
         raise ValueError(
             f"fractions must satisfy 0 < train <= 1, 0 <= validation and train + validation <= 1; "
@@ -108,6 +124,7 @@ def chrono_split(
     than another user's train rows.  :func:`leakage_report` shows it.
     """
     _check_fractions(train, validation)
+    _check_frame(ratings, "chrono_split")
     rows, position, count = _per_user_positions(ratings)
     n_train = _floor(train * count)
     n_seen = _floor((train + validation) * count)
@@ -125,8 +142,9 @@ def leave_last_out_split(ratings: pd.DataFrame, n_test: int = 1, n_validation: i
     Users with too few rows keep at least one train row.  Rows are ordered by
     (timestamp, movieId) within each user.
     """
-    if n_test < 0 or n_validation < 0:
-        raise ValueError(f"n_test and n_validation must be >= 0, got {n_test}, {n_validation}")
+    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in (n_test, n_validation)):
+        raise ValueError(f"n_test and n_validation must be integers >= 0, got {n_test!r}, {n_validation!r}")
+    _check_frame(ratings, "leave_last_out_split")
     rows, position, count = _per_user_positions(ratings)
     from_end = count - position  # 1 for the user's last row
     held = np.minimum(n_test + n_validation, count - 1)
@@ -152,6 +170,7 @@ def global_temporal_split(
     at ``floor((train + validation) * n)``.
     """
     _check_fractions(train, validation)
+    _check_frame(ratings, "global_temporal_split")
     n = len(ratings)
     if n == 0:
         raise ValueError("global_temporal_split: ratings is empty")
@@ -180,6 +199,7 @@ def random_split(
     The same seed gives the same split for any order of the input rows.
     """
     _check_fractions(train, validation)
+    _check_frame(ratings, "random_split")
     rows = _canonical_order(ratings)
     n = len(rows)
     perm = np.random.default_rng(seed).permutation(n)
@@ -231,6 +251,10 @@ def leakage_report(
     later_name: str = "test",
 ) -> LeakageReport:
     """Rows of ``later`` that also occur in ``earlier``, or predate its newest row."""
+    _check_frame(earlier, f"leakage_report ({earlier_name})")
+    _check_frame(later, f"leakage_report ({later_name})")
+    if earlier.empty:
+        raise ValueError(f"leakage_report: {earlier_name} is empty; nothing to compare {later_name} with")
     shared = later.merge(earlier[_KEY].drop_duplicates(), on=_KEY, how="inner")
     newest = int(earlier.timestamp.max())
     older = later[later.timestamp < newest].reset_index(drop=True)

@@ -75,14 +75,14 @@ def test_loading_does_not_change_the_files(tmp_path):
 @pytest.mark.parametrize(
     "body, expected",
     [
-        ("1,10,4.0,100\nabc,20,3.0,200\n", r"ratings.csv, column 'userId', data row 2 \(file line 3\): expected an integer, got 'abc'"),
-        ("1,10,4.0,100\n1,2.5,3.0,200\n", r"column 'movieId', data row 2 \(file line 3\): expected an integer, got '2.5'"),
+        ("1,10,4.0,100\nabc,20,3.0,200\n", r"ratings.csv, column 'userId', data row 2 \(file line 3\): expected an integer \(64-bit, digits only\), got 'abc'"),
+        ("1,10,4.0,100\n1,2.5,3.0,200\n", r"column 'movieId', data row 2 \(file line 3\): expected an integer \(64-bit, digits only\), got '2.5'"),
         ("1,10,,100\n", r"column 'rating', data row 1 \(file line 2\): expected a number between 0.5 and 5.0, got ''"),
         ("1,10,4.0,100\n1,20,3.0,200\n1,30,7,300\n", r"column 'rating', data row 3 \(file line 4\): expected a number between 0.5 and 5.0, got '7'"),
         ("1,10,0,100\n", r"column 'rating', data row 1 .*got '0'"),
         ("1,10,NaN,100\n", r"column 'rating', data row 1 .*got 'NaN'"),
         ("1,10,good,100\n", r"column 'rating', data row 1 .*got 'good'"),
-        ("1,10,4.0,1.5e9\n", r"column 'timestamp', data row 1 \(file line 2\): expected an integer, got '1.5e9'"),
+        ("1,10,4.0,1.5e9\n", r"column 'timestamp', data row 1 \(file line 2\): expected an integer \(64-bit, digits only\), got '1.5e9'"),
         ("1,10,4.0,100\n1,11,4.0,\n", r"column 'timestamp', data row 2 .*got ''"),
     ],
 )
@@ -128,7 +128,7 @@ def test_optional_files_are_validated_too(tmp_path):
         load_movielens(folder)
     write(folder, "movies.csv", "movieId,title,genres\n10,A,Drama\n")
     write(folder, "tags.csv", "userId,movieId,tag,timestamp\n1,10,fun,soon\n")
-    with pytest.raises(ValueError, match=r"tags.csv, column 'timestamp', data row 1 .*expected an integer, got 'soon'"):
+    with pytest.raises(ValueError, match=r"tags.csv, column 'timestamp', data row 1 .*expected an integer \(64-bit, digits only\), got 'soon'"):
         load_movielens(folder)
 
 
@@ -168,3 +168,57 @@ def test_id_encoder_unfitted_and_bad_mode():
         IdEncoder("userId").transform([1])
     with pytest.raises(ValueError, match="unknown must be 'error' or 'oov'"):
         IdEncoder(unknown="drop")
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        # 2**63 would wrap to a negative id
+        ("1,9223372036854775808,4,100\n", r"column 'movieId', data row 1 \(file line 2\): expected an integer \(64-bit, digits only\), got '9223372036854775808'"),
+        ("1,99999999999999999999,4,100\n", r"column 'movieId', data row 1 .*got '99999999999999999999'"),
+        ("\u0661,10,4,100\n", r"column 'userId', data row 1 .*got '\u0661'"),  # an Arabic-Indic digit
+        # blank lines are skipped but counted in file line numbers
+        ("1,10,4,100\n\n\n1,20,4,100\n1,30,9,100\n", r"column 'rating', data row 3 \(file line 6\)"),
+    ],
+)
+def test_more_bad_values(tmp_path, body, expected):
+    with pytest.raises(ValueError, match=expected):
+        load_movielens(write(tmp_path, "ratings.csv", HEADER + body))
+
+
+def test_rows_longer_than_the_header_are_refused(tmp_path):
+    # a leading index column (pandas would silently use it as the index) or a trailing comma
+    for body in ("0,1,10,4.0,100\n1,1,20,3.5,200\n", "1,10,4.0,100,\n1,20,3.5,200,\n"):
+        folder = write(tmp_path, "ratings.csv", HEADER + body)
+        with pytest.raises(ValueError, match=r"ratings.csv: data rows have more fields than the header \(4 columns"):
+            load_movielens(folder)
+    folder = write(tmp_path, "ratings.csv", HEADER + "1,10,4.0,100\n1,20,3.5,200,7,8\n")
+    with pytest.raises(ValueError, match=r"ratings.csv: not a CSV with one field per column: .*line 3"):
+        load_movielens(folder)
+
+
+def test_non_utf8_and_folder_in_place_of_file(tmp_path):
+    folder = tmp_path / "latin"
+    folder.mkdir()
+    (folder / "ratings.csv").write_bytes(HEADER.encode() + b"1,10,4.0,100\n")
+    (folder / "movies.csv").write_bytes("movieId,title,genres\n1,Misérables,Drama\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"movies.csv: not UTF-8 text .*MovieLens files are UTF-8 CSV"):
+        load_movielens(folder)
+    (tmp_path / "dir" / "ratings.csv").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"ratings.csv: is a folder; expected a CSV file"):
+        load_movielens(tmp_path / "dir")
+
+
+def test_id_encoder_refuses_non_integer_and_empty_ids():
+    with pytest.raises(ValueError, match="movieId: ids must be integers, got non-integral values"):
+        IdEncoder("movieId").fit([1.5, 2.7])
+    with pytest.raises(ValueError, match="ids must be integers, got an array of dtype <U1"):
+        IdEncoder("movieId").fit(["a"])
+    with pytest.raises(ValueError, match="fit: no ids given"):
+        IdEncoder("movieId").fit([])
+    enc = IdEncoder("movieId").fit([1.0, 2.0])  # integral floats are fine
+    np.testing.assert_array_equal(enc.transform(np.array([2.0])), [1])
+    with pytest.raises(ValueError, match="indices must be integers"):
+        enc.inverse_transform([1.9])
+    with pytest.raises(ValueError, match=r"ids must fit in int64"):
+        IdEncoder().fit(np.array([2**63], dtype=np.uint64))

@@ -80,3 +80,17 @@ def test_wrong_score_shape_is_explained():
         ev.evaluate(np.zeros((3, 5)))
     with pytest.raises(ValueError, match="on must be 'test' or 'validation'"):
         FullRankingEvaluator.from_split(tiny_split(), on="train")
+
+
+def test_nan_scores_empty_heldout_and_bad_arguments_are_explained():
+    ev = FullRankingEvaluator.from_split(tiny_split())
+    scores = np.zeros((3, 4))
+    scores[1, 2] = np.nan
+    with pytest.raises(ValueError, match="scores contain 1 NaN value\\(s\\) in this batch, first for userId 2"):
+        ev.evaluate(scores)
+    with pytest.raises(ValueError, match="batch_users must be a positive integer"):
+        ev.evaluate(np.zeros((3, 4)), batch_users=0)
+    assert ev.evaluate(np.zeros((3, 4)), ks=2, auc=False).index.tolist() == [2]
+    split = tiny_split()
+    with pytest.raises(ValueError, match="no held-out interaction is left to evaluate: 1 held-out row\\(s\\), 0 of items not in train"):
+        FullRankingEvaluator(split.train, split.train.iloc[:1])

@@ -71,3 +71,17 @@ def test_bad_inputs_name_the_shapes():
         InBatchSoftmax(remove_accidental_hits=True)(np.eye(2, dtype="float32"), np.eye(2, dtype="float32"))
     with pytest.raises(ValueError, match="temperature must be > 0"):
         InBatchSoftmax(temperature=0)
+
+
+def test_shape_mismatch_in_batch_size_is_explained():
+    with pytest.raises(ValueError, match=r"got \(2, 3\) and \(3, 3\)"):
+        InBatchSoftmax()(np.zeros((2, 3), "float32"), np.zeros((3, 3), "float32"))
+
+
+def test_float16_inputs_give_the_float32_loss():
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(5, 4)).astype("float16")
+    c = rng.normal(size=(5, 4)).astype("float16")
+    ids = np.arange(5)
+    loss = InBatchSoftmax(remove_accidental_hits=True)(q, c, candidate_ids=ids)
+    assert float(loss) == pytest.approx(reference(q.astype("float64"), c.astype("float64")), rel=1e-5)

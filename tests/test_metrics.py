@@ -78,3 +78,12 @@ def test_auc_by_hand_and_undefined_rows():
     assert M.auc_score([3, 2, 1, 0], [1, 0, 1, 0]) == 0.75
     assert M.auc_score([1, 1], [1, 0]) == 0.5
     assert np.isnan(M.auc_from_scores(np.ones((1, 3)), np.zeros((1, 3), bool))[0])
+
+
+def test_duplicates_in_a_ranking_and_non_integer_k_are_refused():
+    with pytest.raises(ValueError, match="ranked contains an item more than once"):
+        M.recall_at_k([1, 1, 1], {1}, 3)
+    with pytest.raises(ValueError, match="k must be a positive integer, got 2.0"):
+        M.ndcg_at_k([1, 2], {1}, 2.0)
+    with pytest.raises(ValueError, match="k must be a positive integer, got -1"):
+        M.recall_from_hits(np.ones((1, 3), bool), [1], -1)

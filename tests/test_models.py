@@ -68,3 +68,11 @@ def test_same_seed_repeats_training_exactly():
 def test_bad_sizes_are_refused():
     with pytest.raises(ValueError, match="num_items must be a positive integer, got 0"):
         TwoTowerModel(num_users=3, num_items=0)
+
+
+def test_out_of_range_or_negative_indices_are_refused():
+    model = TwoTowerModel(num_users=3, num_items=4, embedding_dim=2, seed=0)
+    with pytest.raises(ValueError, match=r"user indices must be integers in \[0, 3\), got \[-1\]"):
+        model.score_all_items([-1])
+    with pytest.raises(ValueError, match=r"item indices must be integers in \[0, 4\)"):
+        model.item_vectors([4])

@@ -11,7 +11,7 @@ def epochs_of(ds, n):
 
 def test_every_epoch_has_every_row_once_in_a_new_order():
     items = np.arange(100)
-    ds = interaction_dataset(np.zeros(100), items, batch_size=32, seed=1)
+    ds = interaction_dataset(np.zeros(100, dtype=int), items, batch_size=32, seed=1)
     first, second = epochs_of(ds, 2)
     np.testing.assert_array_equal(np.sort(first), items)
     np.testing.assert_array_equal(np.sort(second), items)
@@ -20,7 +20,7 @@ def test_every_epoch_has_every_row_once_in_a_new_order():
 
 
 def test_seed_repeats_the_sequence_of_epoch_orders():
-    make = lambda: interaction_dataset(np.zeros(50), np.arange(50), batch_size=8, seed=3)  # noqa: E731
+    make = lambda: interaction_dataset(np.zeros(50, dtype=int), np.arange(50), batch_size=8, seed=3)  # noqa: E731
     for a, b in zip(epochs_of(make(), 3), epochs_of(make(), 3)):
         np.testing.assert_array_equal(a, b)
 
@@ -43,3 +43,10 @@ def test_bad_inputs():
         interaction_dataset([1], [1], batch_size=0)
     with pytest.raises(ValueError, match="no rows"):
         interaction_dataset([], [], batch_size=1)
+
+
+def test_negative_or_float_indices_are_refused():
+    with pytest.raises(ValueError, match="users must be non-negative integer indices .* min -1"):
+        interaction_dataset([-1], [0], batch_size=1)
+    with pytest.raises(ValueError, match="items must be non-negative integer indices .*got dtype float64"):
+        interaction_dataset([0], [1.9], batch_size=1)

@@ -146,3 +146,32 @@ def test_quickstart_on_tiny_synthetic_data_through_papermill(tmp_path, synthetic
     assert "ratings per user: min" in text and "after 2 epochs of batch 64, dim 8" in text
     assert hashlib.sha256(source.read_bytes()).hexdigest() == before  # source notebook untouched
     assert hashlib.sha256((synthetic_movielens / "ratings.csv").read_bytes()).hexdigest() == data_before
+
+
+def test_unreadable_notebooks_and_bad_parameter_cells_are_refused(tmp_path):
+    bad_json = tmp_path / "bad.ipynb"
+    bad_json.write_text("{not json")
+    with pytest.raises(ParameterError, match="bad.ipynb: not a readable notebook"):
+        parse_parameters([], [bad_json])
+    syntax = write_notebook(tmp_path / "syntax.ipynb", "epochs = = 3")
+    with pytest.raises(ParameterError, match="syntax.ipynb: the 'parameters' cell is not valid Python \\(line 1"):
+        parse_parameters([], [syntax])
+    nb = write_notebook(tmp_path / "a.ipynb", "ks = [1]")
+    with pytest.raises(ParameterError, match="parameter ks='\\{\\[1\\]: 2\\}': expected list"):
+        parse_parameters([("ks", "{[1]: 2}")], [nb])
+
+
+def test_existing_output_folder_and_name_clashes_are_refused(tmp_path):
+    from recnotes.runner import run_notebooks
+
+    for sub in ("x", "y"):
+        (tmp_path / sub).mkdir()
+        write_notebook(tmp_path / sub / "same.ipynb", "a = 1")
+    nbs = [tmp_path / "x" / "same.ipynb", tmp_path / "y" / "same.ipynb"]
+    with pytest.raises(ParameterError, match="several selected notebooks are named same.ipynb"):
+        run_notebooks(nbs, {}, tmp_path / "out")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "old.json").write_text("{}")
+    with pytest.raises(ParameterError, match="output folder .*used exists and is not empty"):
+        run_notebooks(nbs[:1], {}, tmp_path / "used")
+    assert (tmp_path / "used" / "old.json").read_text() == "{}"

@@ -117,7 +117,7 @@ def test_bad_fractions_are_refused():
     rows = frame([(1, 10, 100)])
     with pytest.raises(ValueError, match="train \\+ validation <= 1; got train=0.9, validation=0.2"):
         chrono_split(rows, train=0.9, validation=0.2)
-    with pytest.raises(ValueError, match="n_test and n_validation must be >= 0"):
+    with pytest.raises(ValueError, match="n_test and n_validation must be integers >= 0"):
         leave_last_out_split(rows, n_test=-1)
 
 
@@ -126,3 +126,18 @@ def test_leave_last_out_keeps_one_train_row_for_short_users():
     split = leave_last_out_split(rows, n_test=1, n_validation=1)
     assert pairs(split.train) == {(1, 10), (2, 30)}
     assert pairs(split.test) == {(1, 20)} and split.validation.empty
+
+
+def test_frames_with_missing_columns_or_values_are_refused():
+    rows = frame([(1, 10, 100), (1, 20, 200)])
+    with pytest.raises(ValueError, match="chrono_split: ratings lack column\\(s\\) timestamp"):
+        chrono_split(rows.drop(columns="timestamp"))
+    with_nan = rows.astype({"timestamp": float})
+    with_nan.loc[1, "timestamp"] = np.nan
+    for split in (chrono_split, global_temporal_split, random_split, leave_last_out_split):
+        with pytest.raises(ValueError, match="column 'timestamp' has 1 missing value\\(s\\), first at row 1"):
+            split(with_nan)
+    with pytest.raises(ValueError, match="leakage_report: train is empty"):
+        leakage_report(rows.iloc[:0], rows)
+    with pytest.raises(ValueError, match="fractions must be numbers"):
+        chrono_split(rows, train="0.8")

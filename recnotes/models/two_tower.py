@@ -77,6 +77,8 @@ class TwoTowerModel(keras.Model):
         )
 
     def build(self, input_shape=None):
+        if self.built:
+            return
         self.user_embedding.build((None,))
         self.item_embedding.build((None,))
         self.built = True
@@ -95,15 +97,24 @@ class TwoTowerModel(keras.Model):
             sample_weight=sample_weight,
         )
 
+    @staticmethod
+    def _rows(table, indices, name: str, size: int) -> np.ndarray:
+        if indices is None:
+            return ops.convert_to_numpy(table)
+        indices = np.asarray(indices)
+        if indices.dtype.kind not in "iu" or (indices.size and (indices.min() < 0 or indices.max() >= size)):
+            raise ValueError(f"{name} indices must be integers in [0, {size}), got {indices.ravel()[:5]} (dtype {indices.dtype})")
+        return ops.convert_to_numpy(ops.take(table, indices, axis=0))
+
     def user_vectors(self, users=None) -> np.ndarray:
         """User embeddings ``[len(users), d]`` as numpy (all users by default)."""
-        table = self.user_embedding.embeddings
-        return ops.convert_to_numpy(table if users is None else ops.take(table, np.asarray(users), axis=0))
+        self.build()
+        return self._rows(self.user_embedding.embeddings, users, "user", self.num_users)
 
     def item_vectors(self, items=None) -> np.ndarray:
         """Item embeddings ``[len(items), d]`` as numpy (all items by default)."""
-        table = self.item_embedding.embeddings
-        return ops.convert_to_numpy(table if items is None else ops.take(table, np.asarray(items), axis=0))
+        self.build()
+        return self._rows(self.item_embedding.embeddings, items, "item", self.num_items)
 
     def score_all_items(self, users) -> np.ndarray:
         """Scores ``[len(users), num_items]`` of every item for the given user indices."""
