@@ -6,7 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from recnotes.losses import InBatchSoftmax
+from recnotes.losses import SoftmaxCrossEntropy
+from recnotes.losses.retrieval import retrieval_logits
 
 __all__ = ["TwoTowerModel"]
 
@@ -34,6 +35,10 @@ class TwoTowerModel(keras.Model):
       temperature: softmax temperature of the loss.
       remove_accidental_hits: mask in-batch copies of a row's positive item.
       seed: seed of the embedding initializers.
+      retrieval_loss: a Keras loss taking ``(labels [B, B], logits [B, B])``:
+        :class:`~recnotes.losses.SoftmaxCrossEntropy` (default),
+        :class:`~recnotes.losses.BinaryCrossEntropy`,
+        :class:`~recnotes.losses.PairwiseHinge` or :class:`~recnotes.losses.BPR`.
 
     Example::
 
@@ -51,6 +56,7 @@ class TwoTowerModel(keras.Model):
         temperature: float = 1.0,
         remove_accidental_hits: bool = False,
         seed: int | None = None,
+        retrieval_loss: keras.losses.Loss | dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -72,9 +78,11 @@ class TwoTowerModel(keras.Model):
         self.item_embedding = keras.layers.Embedding(
             self.num_items, self.embedding_dim, embeddings_initializer=init(1), name="item_embedding"
         )
-        self.retrieval_loss = InBatchSoftmax(
-            temperature=self.temperature, remove_accidental_hits=self.remove_accidental_hits
-        )
+        if isinstance(retrieval_loss, dict):  # from get_config
+            retrieval_loss = keras.saving.deserialize_keras_object(retrieval_loss)
+        self.retrieval_loss = retrieval_loss if retrieval_loss is not None else SoftmaxCrossEntropy()
+        if not isinstance(self.retrieval_loss, keras.losses.Loss):
+            raise ValueError(f"retrieval_loss must be a keras.losses.Loss, got {type(self.retrieval_loss).__name__}")
 
     def build(self, input_shape=None):
         if self.built:
@@ -89,12 +97,20 @@ class TwoTowerModel(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if y_pred is None:
             y_pred = self(x, training=training)
-        return self.retrieval_loss(
+        logits, labels = self.in_batch_logits(x, y_pred)
+        return self.retrieval_loss(labels, logits, sample_weight=sample_weight)
+
+    def in_batch_logits(self, x, y_pred=None):
+        """``(logits [B, B], labels [B, B])`` of a batch, corrections applied."""
+        if y_pred is None:
+            y_pred = self(x)
+        return retrieval_logits(
             y_pred["user"],
             y_pred["item"],
+            temperature=self.temperature,
             candidate_ids=x["item"],
             candidate_sampling_probability=x.get("item_probability"),
-            sample_weight=sample_weight,
+            remove_hits=self.remove_accidental_hits,
         )
 
     @staticmethod
@@ -129,4 +145,5 @@ class TwoTowerModel(keras.Model):
             "temperature": self.temperature,
             "remove_accidental_hits": self.remove_accidental_hits,
             "seed": self.seed,
+            "retrieval_loss": keras.saving.serialize_keras_object(self.retrieval_loss),
         }
