@@ -37,6 +37,8 @@ __all__ = [
     "hit_rate_from_hits",
     "mrr_from_hits",
     "auc_from_scores",
+    "popularity_percentile",
+    "catalog_coverage",
 ]
 
 
@@ -146,3 +148,27 @@ def auc_from_scores(scores: np.ndarray, labels: np.ndarray, candidates: np.ndarr
     u = rank_sum - n_pos * (n_pos + 1) / 2.0
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
+
+
+# --- beyond accuracy: what kind of items get recommended -------------------
+
+
+def popularity_percentile(top_items: np.ndarray, item_counts: np.ndarray) -> float:
+    """Mean popularity percentile of recommended items (100 = the most popular item).
+
+    An item's percentile is the share of catalogue items with a strictly
+    lower train count, times 100 (ties share the lower value).
+
+    Args:
+      top_items: ``[n_users, K]`` item indices recommended.
+      item_counts: ``[n_items]`` train interaction counts.
+    """
+    counts = np.asarray(item_counts)
+    below = np.searchsorted(np.sort(counts), counts, side="left")
+    percentile = 100.0 * below / max(len(counts) - 1, 1)
+    return float(percentile[np.asarray(top_items)].mean())
+
+
+def catalog_coverage(top_items: np.ndarray, num_items: int) -> float:
+    """Share of the catalogue that appears in at least one user's top K."""
+    return float(len(np.unique(np.asarray(top_items))) / num_items)

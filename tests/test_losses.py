@@ -65,7 +65,7 @@ def test_config_round_trip_and_registration():
 
 
 def test_bad_inputs_name_the_shapes():
-    with pytest.raises(ValueError, match=r"in-batch retrieval expects query_embeddings \[B, d\] and candidate_embeddings \[B, d\]; got \(4, 3\) and \(4, 5\)"):
+    with pytest.raises(ValueError, match=r"in-batch retrieval expects query_embeddings \[B, d\] and candidate_embeddings \[N, d\] with N >= B \(the B positives first\); got \(4, 3\) and \(4, 5\)"):
         InBatchSoftmax()(np.zeros((4, 3), "float32"), np.zeros((4, 5), "float32"))
     with pytest.raises(ValueError, match="remove_accidental_hits=True needs candidate_ids"):
         InBatchSoftmax(remove_accidental_hits=True)(np.eye(2, dtype="float32"), np.eye(2, dtype="float32"))
@@ -74,8 +74,8 @@ def test_bad_inputs_name_the_shapes():
 
 
 def test_shape_mismatch_in_batch_size_is_explained():
-    with pytest.raises(ValueError, match=r"got \(2, 3\) and \(3, 3\)"):
-        InBatchSoftmax()(np.zeros((2, 3), "float32"), np.zeros((3, 3), "float32"))
+    with pytest.raises(ValueError, match=r"got \(3, 3\) and \(2, 3\)"):
+        InBatchSoftmax()(np.zeros((3, 3), "float32"), np.zeros((2, 3), "float32"))
 
 
 def test_float16_inputs_give_the_float32_loss():
@@ -261,3 +261,18 @@ def test_each_loss_saves_and_loads_in_a_keras_model(tmp_path, loss):
 def test_pairwise_hinge_refuses_negative_margin():
     with pytest.raises(ValueError, match="margin must be >= 0"):
         PairwiseHinge(margin=-1)
+
+
+def test_margin_curves_by_formula():
+    from recnotes.losses import margin_curve
+
+    d = np.array([-3.0, -0.5, 0.0, 0.99, 1.5, 4.0])
+    value, grad = margin_curve(BPR(), d)
+    np.testing.assert_allclose(value, np.logaddexp(0, -d), rtol=1e-6)
+    np.testing.assert_allclose(grad, -1 / (1 + np.exp(d)), rtol=1e-5)
+    value, grad = margin_curve(PairwiseHinge(margin=1.0), d)
+    np.testing.assert_allclose(value, np.maximum(0, 1 - d), atol=1e-6)
+    np.testing.assert_array_equal(grad, np.where(d < 1, -1.0, 0.0))
+    # softmax over one positive and 9 negatives at 0: log(1 + 9 e^-d)
+    value, _ = margin_curve(SoftmaxCrossEntropy(), d, num_negatives=9)
+    np.testing.assert_allclose(value, np.log1p(9 * np.exp(-d)), rtol=1e-5)

@@ -87,3 +87,10 @@ def test_duplicates_in_a_ranking_and_non_integer_k_are_refused():
         M.ndcg_at_k([1, 2], {1}, 2.0)
     with pytest.raises(ValueError, match="k must be a positive integer, got -1"):
         M.recall_from_hits(np.ones((1, 3), bool), [1], -1)
+
+
+def test_popularity_percentile_and_coverage_by_hand():
+    counts = np.array([10, 0, 5, 5, 1])  # sorted: 0 1 5 5 10 -> percentiles 100, 0, 50, 50, 25
+    assert M.popularity_percentile(np.array([[0, 1]]), counts) == pytest.approx(50.0)
+    assert M.popularity_percentile(np.array([[2], [4]]), counts) == pytest.approx(37.5)
+    assert M.catalog_coverage(np.array([[0, 2], [2, 3]]), 5) == pytest.approx(0.6)

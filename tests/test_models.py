@@ -76,3 +76,30 @@ def test_out_of_range_or_negative_indices_are_refused():
         model.score_all_items([-1])
     with pytest.raises(ValueError, match=r"item indices must be integers in \[0, 4\)"):
         model.item_vectors([4])
+
+
+def test_mixed_negatives_add_uniform_columns():
+    model = TwoTowerModel(num_users=4, num_items=50, embedding_dim=3, seed=0, num_uniform_negatives=5)
+    x = {"user": np.array([0, 1, 2]), "item": np.array([3, 4, 5])}
+    logits, labels = model.in_batch_logits(x)
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    assert logits.shape == (3, 8) and labels.shape == (3, 8)
+    np.testing.assert_array_equal(labels, np.eye(3, 8))
+    all_scores = model.score_all_items([0, 1, 2])  # [3, 50]
+    np.testing.assert_allclose(logits[:, :3], all_scores[:, [3, 4, 5]], rtol=1e-5)
+    for column in logits[:, 3:].T:  # each extra column is the scores of some catalogue item
+        assert np.abs(all_scores - column[:, None]).max(axis=0).min() < 1e-5
+    with pytest.raises(ValueError, match="not combined with num_uniform_negatives"):
+        model.in_batch_logits({**x, "item_probability": np.full(3, 0.1, "float32")})
+
+
+def test_model_with_another_loss_trains_saves_and_loads(tmp_path):
+    from recnotes.losses import BPR
+
+    model = TwoTowerModel(num_users=6, num_items=9, embedding_dim=4, seed=3, retrieval_loss=BPR(), num_uniform_negatives=2)
+    model.compile(optimizer=keras.optimizers.Adagrad(0.1))
+    model.fit(interaction_dataset(np.arange(6), np.arange(6), batch_size=3, seed=0), epochs=1, verbose=0)
+    model.save(tmp_path / "bpr.keras")
+    loaded = keras.models.load_model(tmp_path / "bpr.keras")
+    assert type(loaded.retrieval_loss) is BPR and loaded.num_uniform_negatives == 2
+    np.testing.assert_array_equal(loaded.score_all_items(np.arange(6)), model.score_all_items(np.arange(6)))

@@ -26,3 +26,6 @@ __all__ = [
     "logq_correction",
     "remove_accidental_hits",
 ]
+from recnotes.losses.curves import margin_curve  # noqa: E402
+
+__all__ += ["margin_curve"]

@@ -69,25 +69,28 @@ def retrieval_logits(
     candidate_sampling_probability=None,
     remove_hits: bool = False,
 ):
-    """In-batch logits and labels: ``(S, I)`` with corrections applied.
+    """In-batch logits and labels with corrections applied.
 
-    Computed in float32 whatever the input dtype (under mixed precision the
-    mask constant and log-sum-exp overflow float16).
+    Candidates ``[N, d]`` hold the batch's ``B`` positives first (row ``i``'s
+    positive is candidate ``i``), optionally followed by ``N - B`` extra
+    negatives (e.g. uniformly sampled items: mixed negatives).  Computed in
+    float32 whatever the input dtype (under mixed precision the mask constant
+    and log-sum-exp overflow float16).
 
     Returns:
-      ``(logits [B, B], labels [B, B])`` where labels are the identity.
+      ``(logits [B, N], labels [B, N])``; labels are the identity's first ``B`` columns.
     """
     q = ops.cast(query_embeddings, "float32")
     c = ops.cast(candidate_embeddings, "float32")
     q_shape, c_shape = tuple(q.shape), tuple(c.shape)
-    same_batch = q_shape[0] is None or c_shape[0] is None or q_shape[0] == c_shape[0]
-    if len(q_shape) != 2 or len(c_shape) != 2 or q_shape[-1] != c_shape[-1] or not same_batch:
+    enough = q_shape[0] is None or c_shape[0] is None or c_shape[0] >= q_shape[0]
+    if len(q_shape) != 2 or len(c_shape) != 2 or q_shape[-1] != c_shape[-1] or not enough:
         raise ValueError(
-            "in-batch retrieval expects query_embeddings [B, d] and candidate_embeddings [B, d]; "
-            f"got {q_shape} and {c_shape}"
+            "in-batch retrieval expects query_embeddings [B, d] and candidate_embeddings [N, d] "
+            f"with N >= B (the B positives first); got {q_shape} and {c_shape}"
         )
     logits = ops.matmul(q, ops.transpose(c)) / temperature
-    labels = ops.eye(ops.shape(logits)[0], dtype="float32")
+    labels = ops.eye(ops.shape(logits)[0], ops.shape(logits)[1], dtype="float32")
     if candidate_sampling_probability is not None:
         logits = logq_correction(logits, candidate_sampling_probability)
     if remove_hits:

@@ -35,7 +35,12 @@ class TwoTowerModel(keras.Model):
       temperature: softmax temperature of the loss.
       remove_accidental_hits: mask in-batch copies of a row's positive item.
       seed: seed of the embedding initializers.
-      retrieval_loss: a Keras loss taking ``(labels [B, B], logits [B, B])``:
+      num_uniform_negatives: ``M`` items drawn uniformly from the catalogue at
+        every training step and added to each row's in-batch negatives
+        (mixed negative sampling, Yang et al., WWW 2020); logits become
+        ``[B, B + M]``. Uniform negatives counter the popularity skew of
+        in-batch ones; not combined with the logQ correction.
+      retrieval_loss: a Keras loss taking ``(labels [B, N], logits [B, N])``:
         :class:`~recnotes.losses.SoftmaxCrossEntropy` (default),
         :class:`~recnotes.losses.BinaryCrossEntropy`,
         :class:`~recnotes.losses.PairwiseHinge` or :class:`~recnotes.losses.BPR`.
@@ -57,6 +62,7 @@ class TwoTowerModel(keras.Model):
         remove_accidental_hits: bool = False,
         seed: int | None = None,
         retrieval_loss: keras.losses.Loss | dict | None = None,
+        num_uniform_negatives: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -69,6 +75,10 @@ class TwoTowerModel(keras.Model):
         self.temperature = float(temperature)
         self.remove_accidental_hits = bool(remove_accidental_hits)
         self.seed = seed
+        if int(num_uniform_negatives) != num_uniform_negatives or num_uniform_negatives < 0:
+            raise ValueError(f"num_uniform_negatives must be an integer >= 0, got {num_uniform_negatives!r}")
+        self.num_uniform_negatives = int(num_uniform_negatives)
+        self._negative_seed = keras.random.SeedGenerator(None if seed is None else seed + 2)
         init = lambda offset: keras.initializers.RandomNormal(  # noqa: E731
             stddev=0.05, seed=None if seed is None else seed + offset
         )
@@ -101,15 +111,28 @@ class TwoTowerModel(keras.Model):
         return self.retrieval_loss(labels, logits, sample_weight=sample_weight)
 
     def in_batch_logits(self, x, y_pred=None):
-        """``(logits [B, B], labels [B, B])`` of a batch, corrections applied."""
+        """``(logits [B, N], labels [B, N])`` of a batch, corrections applied.
+
+        ``N = B`` (in-batch negatives), or ``B + M`` with mixed negatives.
+        """
         if y_pred is None:
             y_pred = self(x)
+        candidates, candidate_ids = y_pred["item"], x["item"]
+        probability = x.get("item_probability")
+        if self.num_uniform_negatives:
+            if probability is not None:
+                raise ValueError("the logQ correction (item_probability) is not combined with num_uniform_negatives")
+            extra = keras.random.randint(
+                (self.num_uniform_negatives,), 0, self.num_items, seed=self._negative_seed, dtype="int32"
+            )
+            candidates = ops.concatenate([candidates, self.item_embedding(extra)], axis=0)
+            candidate_ids = ops.concatenate([ops.cast(candidate_ids, "int32"), extra], axis=0)
         return retrieval_logits(
             y_pred["user"],
-            y_pred["item"],
+            candidates,
             temperature=self.temperature,
-            candidate_ids=x["item"],
-            candidate_sampling_probability=x.get("item_probability"),
+            candidate_ids=candidate_ids,
+            candidate_sampling_probability=probability,
             remove_hits=self.remove_accidental_hits,
         )
 
@@ -146,4 +169,5 @@ class TwoTowerModel(keras.Model):
             "remove_accidental_hits": self.remove_accidental_hits,
             "seed": self.seed,
             "retrieval_loss": keras.saving.serialize_keras_object(self.retrieval_loss),
+            "num_uniform_negatives": self.num_uniform_negatives,
         }
