@@ -19,7 +19,7 @@ test: $(BIN)/.installed  ## package tests + every notebook under nbval + papermi
 	$(BIN)/python -m pytest
 
 lab: $(BIN)/.installed  ## open JupyterLab on the notebooks
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -183,8 +183,8 @@ def _failure(exc) -> tuple[str, int | None]:
     """A readable message and the failing cell's execution count (``In [n]``)."""
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
-    source = (getattr(exc, "source", "") or "").strip().splitlines()
-    where = f" (cell starting {source[0]!r})" if source else ""
+    lines = [ln for ln in (getattr(exc, "source", "") or "").splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    where = f" (cell starting {lines[0].strip()!r})" if lines else ""
     return f"{ename}: {evalue}{where}", getattr(exc, "exec_count", None)
 
 
@@ -241,11 +241,17 @@ def run_notebooks(notebooks, parameters: dict, output_dir: pathlib.Path, log=pri
             error, cell = _failure(exc)
         duration = time.perf_counter() - start
         metrics = collect_metrics(nbformat.read(out, as_version=4)) if out.exists() else {}
-        (output_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        if metrics:
+            (output_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         result = NotebookResult(str(nb), str(out), status, round(duration, 1), metrics, error, cell)
         results.append(result)
         log(f"      {status} in {duration:.1f}s" + (f": In [{cell}]: {error}" if error else ""))
     return results
+
+
+def _number(value: float) -> str:
+    """Metrics with 4 decimals (0.0650), counts and rates with thousands separators."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
 
 
 def _metric_order(name: str):
@@ -264,7 +270,7 @@ def summary_table(results: list[NotebookResult]) -> str:
             detail = f"In [{r.failed_cell}]: {r.error}" if r.error else ""
             lines.append(f"| {name} | {r.status} | {r.duration_s} | | {detail} |")
         for model, values in r.metrics.items():
-            text = ", ".join(f"{k} {values[k]:g}" for k in sorted(values, key=_metric_order))
+            text = ", ".join(f"{k} {_number(values[k])}" for k in sorted(values, key=_metric_order))
             lines.append(f"| {name} | {r.status} | {r.duration_s} | {model} | {text} |")
     return "\n".join(lines)
 

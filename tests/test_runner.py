@@ -103,16 +103,20 @@ def test_values_passed_are_values_used_and_lists_stay_lists(tmp_path):
     assert entry["status"] == "ok"
     assert entry["metrics"] == {"echo": {"n_ks": 2.0, "sum_ks": 4.0, "rate": 2.0, "name_len": 3.0}}
     assert json.loads((tmp_path / "out" / "echo.metrics.json").read_text()) == entry["metrics"]
+    assert "| echo | ok |" in (tmp_path / "out" / "summary.md").read_text()
+    assert "n_ks 2.0000, name_len 3.0000, rate 2.0000, sum_ks 4.0000" in (tmp_path / "out" / "summary.md").read_text()
 
 
 def test_failure_names_notebook_and_cell_and_exits_nonzero(tmp_path):
     folder = tmp_path / "nbs"
     folder.mkdir()
     write_notebook(folder / "ok.ipynb", "x = 1", "y = x + 1")
-    write_notebook(folder / "broken.ipynb", "x = 1", "y = x + 1", "raise RuntimeError('boom in cell three')")
+    write_notebook(folder / "broken.ipynb", "x = 1", "y = x + 1", "# a comment\nraise RuntimeError('boom in cell three')")
     result = run_cli("--notebook-dir", str(folder), "-o", str(tmp_path / "out"))
     assert result.returncode == 1
     assert "FAILED: " in result.stderr and "broken.ipynb, cell In [3]: RuntimeError: boom in cell three" in result.stderr
+    assert "(cell starting \"raise RuntimeError('boom in cell three')\")" in result.stderr
+    assert not (tmp_path / "out" / "broken.metrics.json").exists()  # nothing recorded, no empty file
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert [(n["notebook"].split("/")[-1], n["status"]) for n in summary["notebooks"]] == [("broken.ipynb", "failed"), ("ok.ipynb", "ok")]
     assert "| broken | failed |" in (tmp_path / "out" / "summary.md").read_text()
