@@ -20,6 +20,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from recnotes.losses.pointwise import SoftmaxCrossEntropy
+
 __all__ = ["MASK_LOGIT", "logq_correction", "remove_accidental_hits", "retrieval_logits", "InBatchSoftmax"]
 
 # exp(MASK_LOGIT - x) underflows to exactly 0 in float32 for any realistic logit x.
@@ -141,6 +143,7 @@ class InBatchSoftmax(keras.layers.Layer):
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
         self.remove_accidental_hits = bool(remove_accidental_hits)
+        self._cross_entropy = SoftmaxCrossEntropy(reduction=None)
 
     def call(
         self,
@@ -158,7 +161,7 @@ class InBatchSoftmax(keras.layers.Layer):
             candidate_sampling_probability,
             self.remove_accidental_hits,
         )
-        per_example = ops.logsumexp(logits, axis=1) - ops.sum(logits * labels, axis=1)
+        per_example = self._cross_entropy(labels, logits)
         if sample_weight is None:
             return ops.mean(per_example)
         w = ops.cast(ops.reshape(sample_weight, (-1,)), per_example.dtype)
