@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import warnings
 
 import numpy as np
@@ -12,7 +14,7 @@ import tensorflow as tf
 # warning only adds noise to notebook outputs.
 warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be ignored")
 
-__all__ = ["interaction_dataset"]
+__all__ = ["interaction_dataset", "diagnose_pipeline", "PipelineDiagnosis"]
 
 
 def interaction_dataset(
@@ -64,3 +66,83 @@ def interaction_dataset(
     if shuffle:
         ds = ds.shuffle(len(users), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(int(batch_size), drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+@dataclasses.dataclass
+class PipelineDiagnosis:
+    """Input-only vs compute-only throughput of a training setup, and what to do next."""
+
+    input_examples_per_second: float
+    compute_examples_per_second: float
+    verdict: str  # "input-bound", "borderline" or "compute-bound"
+    advice: str
+
+    def __repr__(self) -> str:
+        return (
+            f"input pipeline alone: {self.input_examples_per_second:,.0f} examples/s\n"
+            f"training step alone:  {self.compute_examples_per_second:,.0f} examples/s\n"
+            f"verdict: {self.verdict} - {self.advice}"
+        )
+
+
+_ADVICE = {
+    "input-bound": (
+        "the model waits for data: parallelize per-example work (map(..., num_parallel_calls=tf.data.AUTOTUNE)), "
+        "or better vectorize it (batch first, then map on whole batches), cache() what does not change between "
+        "epochs, and end the pipeline with prefetch(tf.data.AUTOTUNE)"
+    ),
+    "borderline": (
+        "input and compute are close: add prefetch(tf.data.AUTOTUNE) so they overlap, and parallelize the map"
+    ),
+    "compute-bound": (
+        "the input keeps up: speed up the step itself (a larger batch, steps_per_execution, jit_compile, "
+        "mixed precision or a GPU)"
+    ),
+}
+
+
+def _batch_size(batch) -> int:
+    first = tf.nest.flatten(batch)[0]
+    return int(first.shape[0])
+
+
+def diagnose_pipeline(dataset: tf.data.Dataset, model, steps: int = 20, warmup: int = 2) -> PipelineDiagnosis:
+    """Is training input-bound or compute-bound?
+
+    * input only: iterate ``dataset`` for ``steps`` batches (after
+      ``warmup``) and count examples per second;
+    * compute only: keep ``steps`` batches in memory and time
+      ``model.train_on_batch`` on them (the model must be compiled; it
+      trains a little on them).
+
+    Input below the compute rate means the step waits for data
+    (input-bound); more than twice the compute rate, compute-bound; in
+    between, borderline.
+    """
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"steps must be >= 1 and warmup >= 0, got {steps}, {warmup}")
+    iterator = iter(dataset)
+    for _ in range(warmup):
+        next(iterator)
+    start, examples, cached = time.perf_counter(), 0, []
+    for _ in range(steps):
+        batch = next(iterator)
+        examples += _batch_size(batch)
+        cached.append(batch)
+    input_rate = examples / (time.perf_counter() - start)
+
+    def train(batch):
+        if isinstance(batch, tuple):
+            return model.train_on_batch(*batch)
+        return model.train_on_batch(batch)
+
+    for batch in cached[: max(1, warmup)]:  # trace and build the step
+        train(batch)
+    start = time.perf_counter()
+    for batch in cached:
+        train(batch)
+    compute_rate = examples / (time.perf_counter() - start)
+
+    ratio = input_rate / compute_rate
+    verdict = "input-bound" if ratio < 1 else "borderline" if ratio < 2 else "compute-bound"
+    return PipelineDiagnosis(input_rate, compute_rate, verdict, _ADVICE[verdict])

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recnotes.pipeline import interaction_dataset
+from recnotes.pipeline import diagnose_pipeline, interaction_dataset
 
 
 def epochs_of(ds, n):
@@ -50,3 +50,36 @@ def test_negative_or_float_indices_are_refused():
         interaction_dataset([-1], [0], batch_size=1)
     with pytest.raises(ValueError, match="items must be non-negative integer indices .*got dtype float64"):
         interaction_dataset([0], [1.9], batch_size=1)
+
+
+def test_diagnose_pipeline_tells_input_bound_from_compute_bound():
+    import time
+
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64 * 30, 8)).astype("float32")
+    y = rng.normal(size=(64 * 30, 1)).astype("float32")
+
+    def slow_rows():
+        for i in range(len(x)):
+            if i % 64 == 0:
+                time.sleep(0.03)  # a slow per-batch read
+            yield x[i], y[i]
+
+    spec = (tf.TensorSpec((8,), tf.float32), tf.TensorSpec((1,), tf.float32))
+    slow = tf.data.Dataset.from_generator(slow_rows, output_signature=spec).batch(64)
+    small = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    small.compile(optimizer="sgd", loss="mse")
+    diagnosis = diagnose_pipeline(slow, small, steps=10)
+    assert diagnosis.verdict == "input-bound"
+    assert diagnosis.input_examples_per_second < diagnosis.compute_examples_per_second
+    assert "num_parallel_calls" in repr(diagnosis)
+
+    fast = tf.data.Dataset.from_tensor_slices((x, y)).batch(64).cache().prefetch(tf.data.AUTOTUNE)
+    big = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2048, activation="relu"),
+                            keras.layers.Dense(2048, activation="relu"), keras.layers.Dense(1)])
+    big.compile(optimizer="sgd", loss="mse")
+    diagnosis = diagnose_pipeline(fast, big, steps=10)
+    assert diagnosis.verdict == "compute-bound"
+    assert diagnosis.input_examples_per_second > 2 * diagnosis.compute_examples_per_second
