@@ -154,16 +154,19 @@ def auc_from_scores(scores: np.ndarray, labels: np.ndarray, candidates: np.ndarr
 
 
 def popularity_percentile(top_items: np.ndarray, item_counts: np.ndarray) -> float:
-    """Mean popularity percentile of recommended items (100 = the most popular item).
+    """Mean popularity percentile of recommended items.
 
-    An item's percentile is the share of catalogue items with a strictly
-    lower train count, times 100 (ties share the lower value).
+    An item's percentile is the share of the *other* catalogue items with a
+    strictly lower train count, times 100: 100 for an item more popular than
+    all others, 0 for the least popular (ties share the lower value, so
+    all-equal counts give 0).
 
     Args:
       top_items: ``[n_users, K]`` item indices recommended.
       item_counts: ``[n_items]`` train interaction counts.
     """
     counts = np.asarray(item_counts)
+    top_items = _check_items(top_items, len(counts))
     below = np.searchsorted(np.sort(counts), counts, side="left")
     percentile = 100.0 * below / max(len(counts) - 1, 1)
     return float(percentile[np.asarray(top_items)].mean())
@@ -171,4 +174,15 @@ def popularity_percentile(top_items: np.ndarray, item_counts: np.ndarray) -> flo
 
 def catalog_coverage(top_items: np.ndarray, num_items: int) -> float:
     """Share of the catalogue that appears in at least one user's top K."""
-    return float(len(np.unique(np.asarray(top_items))) / num_items)
+    return float(len(np.unique(_check_items(top_items, num_items))) / num_items)
+
+
+def _check_items(top_items, num_items: int) -> np.ndarray:
+    top_items = np.asarray(top_items)
+    if num_items < 1:
+        raise ValueError(f"the catalogue is empty (num_items={num_items})")
+    if top_items.size == 0:
+        raise ValueError("top_items is empty")
+    if top_items.dtype.kind not in "iu" or top_items.min() < 0 or top_items.max() >= num_items:
+        raise ValueError(f"top_items must be item indices in [0, {num_items}), got range [{top_items.min()}, {top_items.max()}]")
+    return top_items

@@ -51,7 +51,7 @@ class StreamingFrequencyEstimator:
     """
 
     def __init__(self, num_buckets: int = 1 << 20, alpha: float = 0.01, seed: int = 0):
-        if int(num_buckets) != num_buckets or num_buckets < 1:
+        if not isinstance(num_buckets, (int, np.integer)) or num_buckets < 1:
             raise ValueError(f"num_buckets must be a positive integer, got {num_buckets!r}")
         if not 0 < alpha <= 1:
             raise ValueError(f"alpha must be in (0, 1], got {alpha}")
@@ -65,9 +65,17 @@ class StreamingFrequencyEstimator:
         self.step = 0
 
     def _hash(self, ids) -> np.ndarray:
-        ids = np.asarray(ids, dtype=np.int64).astype(np.uint64)
+        """Seeded splitmix64 finalizer (every id bit affects the bucket), modulo num_buckets."""
+        ids = np.asarray(ids)
+        if ids.size and ids.dtype.kind not in "iu":
+            raise ValueError(f"ids must be integers, got dtype {ids.dtype}")
+        z = ids.astype(np.int64).astype(np.uint64).reshape(-1)
         with np.errstate(over="ignore"):
-            return ((ids * self._multiplier) >> np.uint64(17)) % np.uint64(self.num_buckets)
+            z = z + self._multiplier
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+        return z % np.uint64(self.num_buckets)
 
     def update(self, batch_ids) -> None:
         """Record one batch (each distinct id counts once) and advance the step."""

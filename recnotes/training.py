@@ -84,12 +84,23 @@ class MarginSatisfied(keras.callbacks.Callback):
         self.fractions: list[float] = []
 
     def measure(self) -> float:
-        logits, labels = self.model.in_batch_logits(self.probe)
+        """The fraction now (in-batch pairs only; masked accidental hits left out)."""
+        from recnotes.losses.masking import MASK_LOGIT
+        from recnotes.losses.retrieval import retrieval_logits
+
+        out = self.model(self.probe)
+        logits, labels = retrieval_logits(
+            out["user"], out["item"], self.model.temperature, candidate_ids=self.probe["item"],
+            remove_hits=self.model.remove_accidental_hits,
+        )
         s = keras.ops.convert_to_numpy(logits)
         y = keras.ops.convert_to_numpy(labels).astype(bool)
         positive = s[y][:, None]  # one positive per row
         negatives = s[~y].reshape(len(s), -1)
-        return float(np.mean(positive - negatives >= self.margin))
+        valid = negatives > MASK_LOGIT / 2
+        if not valid.any():
+            return float("nan")
+        return float(np.mean((positive - negatives >= self.margin)[valid]))
 
     def on_epoch_end(self, epoch, logs=None):
         self.fractions.append(self.measure())
@@ -143,6 +154,11 @@ def fit_two_tower(
     from recnotes.models import TwoTowerModel
     from recnotes.pipeline import interaction_dataset
     from recnotes.sampling import item_frequencies
+
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2: in-batch negatives need other rows, got {batch_size}")
+    if logq and num_uniform_negatives:
+        raise ValueError("logq=True is not combined with num_uniform_negatives; choose one")
 
     set_seed(seed)
     users = evaluator.user_encoder.transform(train.userId.to_numpy())

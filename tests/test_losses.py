@@ -276,3 +276,35 @@ def test_margin_curves_by_formula():
     # softmax over one positive and 9 negatives at 0: log(1 + 9 e^-d)
     value, _ = margin_curve(SoftmaxCrossEntropy(), d, num_negatives=9)
     np.testing.assert_allclose(value, np.log1p(9 * np.exp(-d)), rtol=1e-5)
+
+
+def test_masked_accidental_hits_are_not_negatives_of_pairwise_losses():
+    # items [1, 1, 2], all scores 0: row 0's column 1 (and row 1's column 0) are the same item -> masked.
+    # Each row keeps its real negatives only: hinge = 1 - 0 = 1, BPR = softplus(0) = ln 2.
+    from recnotes.losses.retrieval import retrieval_logits
+
+    z = np.zeros((3, 2), "float32")
+    logits, labels = retrieval_logits(z, z, candidate_ids=np.array([1, 1, 2]), remove_hits=True)
+    assert float(PairwiseHinge(margin=1.0)(labels, logits)) == pytest.approx(1.0, abs=1e-6)
+    assert float(BPR()(labels, logits)) == pytest.approx(np.log(2), abs=1e-6)
+    # BCE: row mean over unmasked entries of softplus(0) - y * 0 = ln 2
+    assert float(BinaryCrossEntropy()(labels, logits)) == pytest.approx(np.log(2), abs=1e-6)
+
+
+def test_softmax_cross_entropy_with_several_or_no_positives():
+    # -sum_j y_j log softmax(z)_j with z = 0 over 4 columns: each positive costs ln 4
+    assert float(SoftmaxCrossEntropy()(np.array([[1, 1, 0, 0]], "float32"), np.zeros((1, 4), "float32"))) == pytest.approx(2 * np.log(4), rel=1e-6)
+    assert float(SoftmaxCrossEntropy()(np.zeros((1, 4), "float32"), np.zeros((1, 4), "float32"))) == 0.0
+
+
+def test_in_batch_softmax_keeps_probabilities_in_float32_under_mixed_precision():
+    rng = np.random.default_rng(0)
+    q, c = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    p = np.array([1e-7, 2e-7, 5e-8, 3e-6, 1e-5])
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        loss = float(InBatchSoftmax()(q.astype("float16"), c.astype("float16"), candidate_sampling_probability=p.astype("float32")))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    expected = reference(q.astype("float16").astype("float64"), c.astype("float16").astype("float64"), prob=p)
+    assert loss == pytest.approx(expected, rel=1e-5)

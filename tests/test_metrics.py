@@ -94,3 +94,12 @@ def test_popularity_percentile_and_coverage_by_hand():
     assert M.popularity_percentile(np.array([[0, 1]]), counts) == pytest.approx(50.0)
     assert M.popularity_percentile(np.array([[2], [4]]), counts) == pytest.approx(37.5)
     assert M.catalog_coverage(np.array([[0, 2], [2, 3]]), 5) == pytest.approx(0.6)
+
+
+def test_beyond_accuracy_metrics_check_their_indices():
+    with pytest.raises(ValueError, match=r"top_items must be item indices in \[0, 4\), got range \[-1, 9\]"):
+        M.catalog_coverage(np.array([[0, -1], [7, 9]]), 4)
+    with pytest.raises(ValueError, match="the catalogue is empty"):
+        M.catalog_coverage(np.array([[0]]), 0)
+    with pytest.raises(ValueError, match="top_items is empty"):
+        M.popularity_percentile(np.zeros((0, 2), int), np.array([1, 2]))

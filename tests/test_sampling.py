@@ -43,3 +43,13 @@ def test_estimator_by_hand():
     assert est.probability([2])[0] == pytest.approx(1 / 2)  # first seen at step 2: B = 2
     with pytest.raises(ValueError, match="alpha must be in"):
         StreamingFrequencyEstimator(alpha=0)
+
+
+def test_hash_uses_every_id_bit():
+    est = StreamingFrequencyEstimator()  # 2**20 buckets
+    ids = 12345 + np.arange(1000, dtype=np.int64) * (1 << 37)  # differ only above bit 37
+    assert len(np.unique(est._hash(ids))) > 990
+    strided = np.arange(1000, dtype=np.int64) * 1024
+    assert len(np.unique(StreamingFrequencyEstimator(num_buckets=1024)._hash(strided))) > 550  # random-like (~647)
+    with pytest.raises(ValueError, match="ids must be integers, got dtype float64"):
+        est.update([1.7])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from recnotes.losses.masking import unmasked
+
 __all__ = ["PairwiseHinge", "BPR"]
 
 
@@ -12,12 +14,13 @@ def _positive_minus_negatives(y_true, y_pred):
     """``d[b, j] = s_pos(b) - s[b, j]`` and the mask of negatives ``y[b, j] == 0``.
 
     Each row has exactly one positive (one-hot labels), as with sampled or
-    in-batch negatives; its score is ``sum_j y[b, j] s[b, j]``.
+    in-batch negatives; its score is ``sum_j y[b, j] s[b, j]``.  Columns
+    masked as accidental hits (logit ``-1e9``) are not negatives.
     """
     s = ops.cast(y_pred, "float32")
     y = ops.cast(y_true, "float32")
     positive = ops.sum(y * s, axis=-1, keepdims=True)
-    return positive - s, 1.0 - y
+    return positive - s, (1.0 - y) * unmasked(s)
 
 
 def _mean_over_negatives(per_pair, negatives):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from recnotes.losses.masking import unmasked
+
 __all__ = ["BinaryCrossEntropy", "SoftmaxCrossEntropy"]
 
 
@@ -21,7 +23,8 @@ class BinaryCrossEntropy(keras.losses.Loss):
     of any size, and so does its gradient ``sigma(z) - y``.
 
     Shapes: ``y_true`` and ``y_pred`` ``[B, L]`` (or ``[B]``); a row's loss
-    is the mean over its ``L`` entries. Reduction over the batch: Keras'
+    is the mean over its entries, leaving out entries masked as accidental
+    hits (logit ``-1e9``, see :mod:`recnotes.losses.retrieval`). Reduction over the batch: Keras'
     ``"sum_over_batch_size"`` (the mean), unless another ``reduction`` is given.
     """
 
@@ -32,7 +35,10 @@ class BinaryCrossEntropy(keras.losses.Loss):
         z = ops.cast(y_pred, "float32")
         y = ops.cast(y_true, "float32")
         per_entry = ops.softplus(z) - y * z
-        return ops.mean(per_entry, axis=-1) if len(per_entry.shape) > 1 else per_entry
+        if len(per_entry.shape) < 2:
+            return per_entry
+        keep = unmasked(z)
+        return ops.sum(per_entry * keep, axis=-1) / ops.maximum(ops.sum(keep, axis=-1), 1.0)
 
 
 @keras.saving.register_keras_serializable(package="recnotes")
@@ -42,7 +48,7 @@ class SoftmaxCrossEntropy(keras.losses.Loss):
     For a row of logits ``z`` (``[L]``) and labels ``y`` (one-hot, or a
     probability distribution)::
 
-        l(y, z) = -sum_j y_j log softmax(z)_j = logsumexp(z) - sum_j y_j z_j
+        l(y, z) = -sum_j y_j log softmax(z)_j = (sum_j y_j) logsumexp(z) - sum_j y_j z_j
 
     (``-log softmax`` through logsumexp: finite for logits of any size). With
     in-batch negatives, ``z`` is a row of the ``[B, B]`` score matrix and ``y``
@@ -58,4 +64,4 @@ class SoftmaxCrossEntropy(keras.losses.Loss):
     def call(self, y_true, y_pred):
         z = ops.cast(y_pred, "float32")
         y = ops.cast(y_true, "float32")
-        return ops.logsumexp(z, axis=-1) - ops.sum(y * z, axis=-1)
+        return ops.sum(y, axis=-1) * ops.logsumexp(z, axis=-1) - ops.sum(y * z, axis=-1)

@@ -20,13 +20,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from recnotes.losses.masking import MASK_LOGIT
 from recnotes.losses.pointwise import SoftmaxCrossEntropy
 
 __all__ = ["MASK_LOGIT", "logq_correction", "remove_accidental_hits", "retrieval_logits", "InBatchSoftmax"]
-
-# exp(MASK_LOGIT - x) underflows to exactly 0 in float32 for any realistic logit x.
-MASK_LOGIT = -1e9
-
 
 def logq_correction(logits, candidate_sampling_probability, epsilon: float = 1e-12):
     """``logits[b, j] - log(clip(p_j, epsilon, 1))``.
@@ -138,6 +135,7 @@ class InBatchSoftmax(keras.layers.Layer):
     """
 
     def __init__(self, temperature: float = 1.0, remove_accidental_hits: bool = False, **kwargs):
+        kwargs.setdefault("autocast", False)  # keep probabilities and weights in float32 under mixed precision
         super().__init__(**kwargs)
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")

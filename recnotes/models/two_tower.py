@@ -72,6 +72,8 @@ class TwoTowerModel(keras.Model):
         self.num_users = int(num_users)
         self.num_items = int(num_items)
         self.embedding_dim = int(embedding_dim)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
         self.remove_accidental_hits = bool(remove_accidental_hits)
         self.seed = seed
