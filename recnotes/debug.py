@@ -128,16 +128,28 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     After stopping, :attr:`where` is ``(epoch, batch)`` (0-based) and
     :attr:`message` the line that was printed.
+
+    Args:
+      restore_weights: keep a copy of the weights before every batch and put
+        it back when stopping, so the model can be inspected in the state that
+        produced the bad batch (the update from that batch has already made
+        the weights NaN).  Costs a copy of the weights per batch: for debugging.
     """
 
-    def __init__(self):
+    def __init__(self, restore_weights: bool = True):
         super().__init__()
+        self.restore_weights = restore_weights
         self.where: tuple[int, int] | None = None
         self.message: str | None = None
         self._epoch = 0
+        self._weights = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.restore_weights:
+            self._weights = self.model.get_weights()
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -145,10 +157,14 @@ class StopOnNonFinite(keras.callbacks.Callback):
             self.where = (self._epoch, batch)
             self.message = (
                 f"StopOnNonFinite: loss is {float(loss)} at epoch {self._epoch + 1}, batch {batch + 1} "
-                "(1-based); training stopped. Use recnotes.debug.first_nonfinite_layer on that batch."
+                "(1-based); training stopped"
+                + (", weights from before that batch restored" if self.restore_weights else "")
+                + ". Use recnotes.debug.first_nonfinite_layer on that batch."
             )
             print(self.message)
             self.model.stop_training = True
+            if self.restore_weights and self._weights is not None:
+                self.model.set_weights(self._weights)
 
 
 def first_nonfinite_layer(model: keras.Model, inputs) -> str | None:
@@ -161,7 +177,8 @@ def first_nonfinite_layer(model: keras.Model, inputs) -> str | None:
     if not hasattr(model, "inputs") or model.inputs is None:
         raise ValueError("first_nonfinite_layer needs a functional or Sequential model (called on data once)")
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    probe_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe = keras.Model(probe_inputs, [layer.output for layer in layers])
     outputs = probe(inputs)
     if len(layers) == 1:
         outputs = [outputs]

@@ -14,7 +14,7 @@ import tensorflow as tf
 # warning only adds noise to notebook outputs.
 warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be ignored")
 
-__all__ = ["interaction_dataset", "diagnose_pipeline", "PipelineDiagnosis"]
+__all__ = ["interaction_dataset", "input_throughput", "diagnose_pipeline", "PipelineDiagnosis"]
 
 
 def interaction_dataset(
@@ -146,3 +146,13 @@ def diagnose_pipeline(dataset: tf.data.Dataset, model, steps: int = 20, warmup: 
     ratio = input_rate / compute_rate
     verdict = "input-bound" if ratio < 1 else "borderline" if ratio < 2 else "compute-bound"
     return PipelineDiagnosis(input_rate, compute_rate, verdict, _ADVICE[verdict])
+
+
+def input_throughput(dataset: tf.data.Dataset, max_batches: int | None = None) -> float:
+    """Examples per second of iterating ``dataset`` once (or ``max_batches`` batches), doing nothing else."""
+    start, examples = time.perf_counter(), 0
+    for n, batch in enumerate(dataset):
+        if max_batches is not None and n >= max_batches:
+            break
+        examples += _batch_size(batch)
+    return examples / (time.perf_counter() - start)

@@ -83,6 +83,7 @@ def test_stop_on_non_finite_names_the_batch(capfd):
     assert stop.where == (0, 2)
     assert "at epoch 1, batch 3 (1-based)" in stop.message
     assert len(history.history["loss"]) == 1
+    assert all(np.isfinite(w).all() for w in model.get_weights())  # restored from before the bad batch
 
 
 def test_first_nonfinite_layer_names_the_broken_layer():
