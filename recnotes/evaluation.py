@@ -114,8 +114,11 @@ class FullRankingEvaluator:
         (all users, in order, by default).
         """
         users = np.arange(len(self.user_encoder)) if users is None else np.asarray(users)
-        scores = np.asarray(scores, dtype=np.float64)
-        masked = np.where(self.seen[users].toarray(), -np.inf, scores)
+        return self._top_k(np.asarray(scores, dtype=np.float64), k, self.seen[users].toarray())
+
+    @staticmethod
+    def _top_k(scores: np.ndarray, k: int, seen: np.ndarray) -> np.ndarray:
+        masked = np.where(seen, -np.inf, scores)
         # Stable sort on descending score over items in ascending-movieId order.
         return np.argsort(-masked, axis=1, kind="stable")[:, :k]
 
@@ -173,13 +176,14 @@ class FullRankingEvaluator:
                 )
             n_rel = self.n_relevant[start : start + batch_users]
             relevant = self.relevant[users].toarray()
-            top = self.top_k(batch, ks[-1], users)
+            seen = self.seen[users].toarray()
+            top = self._top_k(batch, ks[-1], seen)
             hits = np.take_along_axis(relevant, top, axis=1)
             for name, fn in _RANKING_METRICS.items():
                 for k in ks:
                     per_metric[name][k].append(fn(hits, n_rel, k))
             if auc:
-                candidates = ~self.seen[users].toarray()
+                candidates = ~seen
                 aucs.append(metrics.auc_from_scores(batch, relevant, candidates))
         table = pd.DataFrame(
             {name: [np.concatenate(v[k]).mean() for k in ks] for name, v in per_metric.items()},

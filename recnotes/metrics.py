@@ -37,6 +37,7 @@ __all__ = [
     "hit_rate_from_hits",
     "mrr_from_hits",
     "auc_from_scores",
+    "item_popularity_percentiles",
     "popularity_percentile",
     "catalog_coverage",
 ]
@@ -153,6 +154,13 @@ def auc_from_scores(scores: np.ndarray, labels: np.ndarray, candidates: np.ndarr
 # --- beyond accuracy: what kind of items get recommended -------------------
 
 
+def item_popularity_percentiles(item_counts: np.ndarray) -> np.ndarray:
+    """Each item's popularity percentile: 100 x share of the other items with a strictly lower count."""
+    counts = np.asarray(item_counts)
+    below = np.searchsorted(np.sort(counts), counts, side="left")
+    return 100.0 * below / max(len(counts) - 1, 1)
+
+
 def popularity_percentile(top_items: np.ndarray, item_counts: np.ndarray) -> float:
     """Mean popularity percentile of recommended items.
 
@@ -165,11 +173,9 @@ def popularity_percentile(top_items: np.ndarray, item_counts: np.ndarray) -> flo
       top_items: ``[n_users, K]`` item indices recommended.
       item_counts: ``[n_items]`` train interaction counts.
     """
-    counts = np.asarray(item_counts)
-    top_items = _check_items(top_items, len(counts))
-    below = np.searchsorted(np.sort(counts), counts, side="left")
-    percentile = 100.0 * below / max(len(counts) - 1, 1)
-    return float(percentile[np.asarray(top_items)].mean())
+    percentile = item_popularity_percentiles(item_counts)
+    top_items = _check_items(top_items, len(percentile))
+    return float(percentile[top_items].mean())
 
 
 def catalog_coverage(top_items: np.ndarray, num_items: int) -> float:

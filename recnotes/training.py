@@ -86,13 +86,8 @@ class MarginSatisfied(keras.callbacks.Callback):
     def measure(self) -> float:
         """The fraction now (in-batch pairs only; masked accidental hits left out)."""
         from recnotes.losses.masking import MASK_LOGIT
-        from recnotes.losses.retrieval import retrieval_logits
 
-        out = self.model(self.probe)
-        logits, labels = retrieval_logits(
-            out["user"], out["item"], self.model.temperature, candidate_ids=self.probe["item"],
-            remove_hits=self.model.remove_accidental_hits,
-        )
+        logits, labels = self.model.in_batch_logits(self.probe, uniform_negatives=False)
         s = keras.ops.convert_to_numpy(logits)
         y = keras.ops.convert_to_numpy(labels).astype(bool)
         positive = s[y][:, None]  # one positive per row

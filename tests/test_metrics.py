@@ -103,3 +103,7 @@ def test_beyond_accuracy_metrics_check_their_indices():
         M.catalog_coverage(np.array([[0]]), 0)
     with pytest.raises(ValueError, match="top_items is empty"):
         M.popularity_percentile(np.zeros((0, 2), int), np.array([1, 2]))
+
+
+def test_item_popularity_percentiles_by_hand():
+    np.testing.assert_allclose(M.item_popularity_percentiles(np.array([10, 0, 5, 5, 1])), [100, 0, 50, 50, 25])

@@ -103,3 +103,12 @@ def test_model_with_another_loss_trains_saves_and_loads(tmp_path):
     loaded = keras.models.load_model(tmp_path / "bpr.keras")
     assert type(loaded.retrieval_loss) is BPR and loaded.num_uniform_negatives == 2
     np.testing.assert_array_equal(loaded.score_all_items(np.arange(6)), model.score_all_items(np.arange(6)))
+
+
+def test_in_batch_logits_without_uniform_negatives_draws_nothing():
+    model = TwoTowerModel(num_users=4, num_items=50, embedding_dim=3, seed=0, num_uniform_negatives=5)
+    x = {"user": np.array([0, 1, 2]), "item": np.array([3, 4, 5])}
+    state = np.asarray(model._negative_seed.state.value).copy()
+    logits, _ = model.in_batch_logits(x, uniform_negatives=False)
+    assert tuple(logits.shape) == (3, 3)
+    np.testing.assert_array_equal(np.asarray(model._negative_seed.state.value), state)

@@ -112,16 +112,18 @@ class TwoTowerModel(keras.Model):
         logits, labels = self.in_batch_logits(x, y_pred)
         return self.retrieval_loss(labels, logits, sample_weight=sample_weight)
 
-    def in_batch_logits(self, x, y_pred=None):
+    def in_batch_logits(self, x, y_pred=None, uniform_negatives: bool = True):
         """``(logits [B, N], labels [B, N])`` of a batch, corrections applied.
 
-        ``N = B`` (in-batch negatives), or ``B + M`` with mixed negatives.
+        ``N = B`` (in-batch negatives), or ``B + M`` with mixed negatives
+        (``uniform_negatives=False`` leaves them out and draws nothing, so it
+        does not advance the sampling seed).
         """
         if y_pred is None:
             y_pred = self(x)
         candidates, candidate_ids = y_pred["item"], x["item"]
         probability = x.get("item_probability")
-        if self.num_uniform_negatives:
+        if self.num_uniform_negatives and uniform_negatives:
             if probability is not None:
                 raise ValueError("the logQ correction (item_probability) is not combined with num_uniform_negatives")
             extra = keras.random.randint(
