@@ -1,4 +1,4 @@
-"""Command line: ``python -m recnotes run [NOTEBOOK ...] [-p NAME VALUE ...]``."""
+"""Command line: ``python -m recnotes run [NOTEBOOK ...] [-p NAME VALUE ...]`` and ``python -m recnotes sweep``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-o", "--output", help="output folder (default runs/<timestamp>/)")
     run.add_argument("--notebook-dir", default="notebooks", help="where notebooks are looked up (default notebooks/)")
+    sweep = sub.add_parser(
+        "sweep",
+        help="run one notebook over a grid of parameter values (papermill) and tabulate its metrics",
+        description=(
+            "Execute NOTEBOOK once per combination of the -g values, each into OUTPUT/point-NNN.ipynb, "
+            "and write OUTPUT/sweep.csv and sweep.md (one row per grid point and recorded model). "
+            "Names and types are checked against the notebook's parameters cell before anything runs; "
+            "a failed point is reported in the table and the others still run."
+        ),
+    )
+    sweep.add_argument("notebook", help="the notebook to sweep, e.g. notebooks/sweeps/train_two_tower.ipynb")
+    sweep.add_argument(
+        "-g", "--grid", nargs="+", action="append", metavar="NAME VALUE",
+        help="a swept parameter and its values, e.g. -g learning_rate 0.05 0.1 0.2 (repeatable)",
+    )
+    sweep.add_argument(
+        "-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("NAME", "VALUE"),
+        help="a fixed parameter for every point (repeatable)",
+    )
+    sweep.add_argument("-o", "--output", required=True, help="new or empty output folder")
     return parser
 
 
@@ -33,6 +53,10 @@ def main(argv=None) -> int:
         from recnotes.runner import main_run
 
         return main_run(args)
+    if args.command == "sweep":
+        from recnotes.sweep import main_sweep
+
+        return main_sweep(args)
     return 2
 
 

@@ -17,14 +17,18 @@ warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will b
 __all__ = ["interaction_dataset", "input_throughput", "diagnose_pipeline", "PipelineDiagnosis"]
 
 
+_SHUFFLE_MODES = {True: "every_epoch", "every_epoch": "every_epoch", "once": "once", False: "none", "none": "none"}
+
+
 def interaction_dataset(
     users,
     items,
     batch_size: int,
-    shuffle: bool = True,
+    shuffle: bool | str = True,
     seed: int | None = None,
     item_probability=None,
     drop_remainder: bool = False,
+    shuffle_buffer: int | None = None,
 ) -> tf.data.Dataset:
     """(user, item) index pairs as a batched, shuffled, prefetched ``tf.data.Dataset``.
 
@@ -36,8 +40,14 @@ def interaction_dataset(
     Args:
       users, items: ``[N]`` int arrays of encoded indices.
       batch_size: rows per batch.
-      shuffle: shuffle with a buffer of the full log (uniform shuffle).
+      shuffle: ``True`` or ``"every_epoch"`` (a new order every epoch, the
+        default), ``"once"`` (one random order, repeated every epoch:
+        ``reshuffle_each_iteration=False``), ``False`` or ``"none"`` (the
+        rows' own order, e.g. ratings.csv sorted by user).
       seed: shuffle seed.
+      shuffle_buffer: rows in the shuffle buffer; ``None`` = the whole log (a
+        uniform shuffle).  A buffer much smaller than the log only mixes rows
+        that are close in the input order.
       item_probability: optional ``[N]`` sampling probability of each row's
         item, passed on as ``"item_probability"`` (for the logQ correction).
       drop_remainder: drop the last, smaller batch.
@@ -63,8 +73,14 @@ def interaction_dataset(
     if item_probability is not None:
         features["item_probability"] = np.asarray(item_probability, dtype=np.float32)
     ds = tf.data.Dataset.from_tensor_slices(features)
-    if shuffle:
-        ds = ds.shuffle(len(users), seed=seed, reshuffle_each_iteration=True)
+    mode = _SHUFFLE_MODES.get(shuffle) if isinstance(shuffle, (bool, str)) else None
+    if mode is None:
+        raise ValueError(f"shuffle must be one of True, False, 'every_epoch', 'once', 'none'; got {shuffle!r}")
+    buffer = len(users) if shuffle_buffer is None else shuffle_buffer
+    if isinstance(buffer, bool) or int(buffer) != buffer or buffer < 1:
+        raise ValueError(f"shuffle_buffer must be a positive integer or None, got {shuffle_buffer!r}")
+    if mode != "none":
+        ds = ds.shuffle(int(buffer), seed=seed, reshuffle_each_iteration=(mode == "every_epoch"))
     return ds.batch(int(batch_size), drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 

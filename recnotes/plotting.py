@@ -8,6 +8,10 @@ import pandas as pd
 import seaborn as sns
 
 __all__ = [
+    "plot_landscape",
+    "plot_sweep_heatmap",
+    "plot_lr_range_test",
+    "plot_curves",
     "plot_rating_distribution",
     "plot_item_popularity",
     "plot_interactions_over_time",
@@ -76,4 +80,62 @@ def plot_metric_comparison(tables: dict, metric: str = "Recall", ax=None):
     frame.index = [f"{metric}@{k}" for k in frame.index]
     frame.plot.bar(ax=ax, rot=0)
     ax.set(ylabel=metric, title=f"{metric} by model")
+    return ax
+
+
+def plot_landscape(fn, trajectories=(), bounds=(-4.0, 4.0, -4.0, 4.0), ax=None, levels: int = 30, resolution: int = 200):
+    """Contours of a 2-D function and the paths of optimizer runs over it.
+
+    Args:
+      fn: ``f([..., 2]) -> [...]`` (e.g. :func:`recnotes.optimization.three_wells`).
+      trajectories: :class:`~recnotes.optimization.Trajectory` objects; each
+        is drawn from its start (circle) to its end (cross).
+      bounds: ``(xmin, xmax, ymin, ymax)``.
+    """
+    ax = _axis(ax)
+    xmin, xmax, ymin, ymax = bounds
+    x, y = np.meshgrid(np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution))
+    z = np.asarray(fn(np.stack([x, y], axis=-1).astype(np.float32)))
+    ax.contourf(x, y, z, levels=levels, cmap="viridis", alpha=0.85)
+    ax.contour(x, y, z, levels=levels, colors="white", linewidths=0.3, alpha=0.6)
+    for t in trajectories:
+        line = ax.plot(t.points[:, 0], t.points[:, 1], lw=1.6, label=f"{t.optimizer} (lr {t.learning_rate:g})")[0]
+        ax.plot(*t.points[0], "o", color=line.get_color(), ms=5)
+        ax.plot(*t.points[-1], "x", color=line.get_color(), ms=8, mew=2)
+    ax.set(xlim=(xmin, xmax), ylim=(ymin, ymax), xlabel="x", ylabel="y")
+    ax.set_aspect("equal")
+    return ax
+
+
+def plot_sweep_heatmap(table: pd.DataFrame, index: str, columns: str, value: str, ax=None, fmt: str = ".3f", cmap: str = "viridis"):
+    """A grid of ``value`` by ``index`` (rows) x ``columns`` from a sweep table (failed points blank)."""
+    ax = _axis(ax)
+    ok = table[table["status"] == "ok"] if "status" in table else table
+    grid = ok.pivot_table(index=index, columns=columns, values=value, aggfunc="mean")
+    grid = grid.reindex(index=sorted(table[index].unique()), columns=sorted(table[columns].unique()))
+    sns.heatmap(grid, annot=True, fmt=fmt, cmap=cmap, ax=ax, cbar_kws={"label": value})
+    ax.set_title(value)
+    return ax
+
+
+def plot_lr_range_test(test, ax=None):
+    """Loss against learning rate (log scale) from a :class:`~recnotes.training.LearningRateRangeTest`."""
+    ax = _axis(ax)
+    n = len(test.losses)
+    ax.plot(test.learning_rates[:n], test.losses, alpha=0.35, label="batch loss")
+    ax.plot(test.learning_rates[:n], test.smoothed, lw=2, label="smoothed")
+    if np.isfinite(test.suggestion):
+        ax.axvline(test.suggestion, color="k", ls="--", lw=1, label=f"suggested {test.suggestion:.3g}")
+    ax.set(xscale="log", xlabel="learning rate", ylabel="training loss", title="Learning-rate range test")
+    ax.legend()
+    return ax
+
+
+def plot_curves(tables: dict, column: str, ax=None, xlabel: str = "epoch"):
+    """One line per run: ``tables[name][column]`` against the table's index (e.g. epoch)."""
+    ax = _axis(ax)
+    for name, table in tables.items():
+        ax.plot(table.index, table[column], marker="o", ms=3, label=name)
+    ax.set(xlabel=xlabel, ylabel=column)
+    ax.legend()
     return ax

@@ -122,11 +122,20 @@ def _literal(text: str):
 
 
 def _coerce(name: str, raw: str, default, where: str):
-    value = _literal(raw)
-    if default is None:
-        return value
     if isinstance(default, str):
         return raw  # a string parameter takes the text as given
+    return check_parameter_value(name, _literal(raw), default, where, shown=raw)
+
+
+def check_parameter_value(name: str, value, default, where: str, shown=None):
+    """``value`` converted to the type of the notebook's ``default``, or a :class:`ParameterError`.
+
+    ``int`` goes to a float parameter as a float; ``bool`` is not accepted as
+    a number; a parameter whose default is not a literal (``None`` here)
+    takes any value.
+    """
+    if default is None:
+        return value
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -138,8 +147,9 @@ def _coerce(name: str, raw: str, default, where: str):
             return float(value)
     elif isinstance(value, type(default)):
         return value
+    shown = repr(value) if shown is None else repr(shown)
     raise ParameterError(
-        f"parameter {name}={raw!r}: expected {type(default).__name__} like the default "
+        f"parameter {name}={shown}: expected {type(default).__name__} like the default "
         f"{default!r} in {where}, got {type(value).__name__}"
     )
 

@@ -1,4 +1,4 @@
-"""Helpers around ``model.fit``: seeding and throughput."""
+"""Helpers around ``model.fit``: seeding, throughput, per-epoch validation, LR range test."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ import time
 import keras
 import numpy as np
 
-__all__ = ["set_seed", "Throughput", "MarginSatisfied", "TrainingRun", "fit_two_tower"]
+__all__ = [
+    "set_seed",
+    "Throughput",
+    "MarginSatisfied",
+    "EpochEvaluation",
+    "LearningRateRangeTest",
+    "catalog_cross_entropy",
+    "steps_per_epoch",
+    "TrainingRun",
+    "fit_two_tower",
+]
 
 
 def set_seed(seed: int) -> None:
@@ -101,6 +111,173 @@ class MarginSatisfied(keras.callbacks.Callback):
         self.fractions.append(self.measure())
 
 
+class EpochEvaluation(keras.callbacks.Callback):
+    """Scores the model by the protocol before training and after every epoch.
+
+    For learning curves on the validation split: ``evaluator`` is a
+    :class:`~recnotes.evaluation.FullRankingEvaluator` (``on="validation"``)
+    and the model has ``score_all_items(users)``.  :attr:`table` holds one
+    row per epoch (0 = before training) with ``Recall@k``, ``NDCG@k`` and the
+    epoch's mean training loss.
+
+    Args:
+      evaluator: the evaluator to score with.
+      k: the cut-off.
+    """
+
+    def __init__(self, evaluator, k: int = 20):
+        super().__init__()
+        self.evaluator = evaluator
+        self.k = int(k)
+        self.rows: list[dict] = []
+
+    def _measure(self, epoch: int, loss) -> None:
+        scores = lambda users: self.model.score_all_items(users)  # noqa: E731
+        table = self.evaluator.evaluate(scores, ks=[self.k], auc=False)
+        self.rows.append(
+            {
+                "epoch": epoch,
+                "loss": float("nan") if loss is None else float(loss),
+                f"Recall@{self.k}": float(table.loc[self.k, "Recall"]),
+                f"NDCG@{self.k}": float(table.loc[self.k, "NDCG"]),
+            }
+        )
+
+    def on_train_begin(self, logs=None):
+        if not self.rows:
+            self._measure(0, None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._measure(len(self.rows), (logs or {}).get("loss"))
+
+    @property
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows).set_index("epoch")
+
+    def __repr__(self) -> str:
+        if not self.rows:
+            return f"EpochEvaluation(k={self.k}, epochs=0)"
+        last = self.rows[-1]
+        return f"EpochEvaluation(k={self.k}, epochs={last['epoch']}, Recall@{self.k}={last[f'Recall@{self.k}']:.4f})"
+
+
+class LearningRateRangeTest(keras.callbacks.Callback):
+    """Smith's learning-rate range test: raise the LR every step, record the loss.
+
+    At step ``t = 0 .. num_steps - 1`` the optimizer's learning rate is::
+
+        lr_t = min_lr * (max_lr / min_lr) ** (t / (num_steps - 1))
+
+    (evenly spaced on a log scale).  After each step the batch's loss is
+    recorded; Keras reports the running mean ``m_t`` of the epoch, so the
+    batch loss is recovered as ``t * m_t - (t - 1) * m_{t-1}`` (exact for
+    equal-size batches: build the dataset with ``drop_remainder=True``).
+    Training stops when the exponentially smoothed loss exceeds
+    ``stop_factor`` times the lowest smoothed loss so far (divergence) or
+    after ``num_steps`` steps.  A good learning rate is read off the plot:
+    a little below the one where the loss falls fastest, well below the
+    divergence point.
+
+    Args:
+      min_lr, max_lr: the range, ``0 < min_lr < max_lr``.
+      num_steps: steps to spread the range over (>= 2).
+      stop_factor: divergence threshold on the smoothed loss.
+      smoothing: weight ``beta`` of the moving average
+        ``s_t = beta * s_{t-1} + (1 - beta) * loss_t`` (bias-corrected).
+    """
+
+    def __init__(self, min_lr: float, max_lr: float, num_steps: int, stop_factor: float = 4.0, smoothing: float = 0.9):
+        super().__init__()
+        if not (0 < min_lr < max_lr):
+            raise ValueError(f"need 0 < min_lr < max_lr, got min_lr={min_lr}, max_lr={max_lr}")
+        if int(num_steps) != num_steps or num_steps < 2:
+            raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
+        if not 0 <= smoothing < 1:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        self.min_lr, self.max_lr, self.num_steps = float(min_lr), float(max_lr), int(num_steps)
+        self.stop_factor, self.smoothing = float(stop_factor), float(smoothing)
+        self.learning_rates: list[float] = []
+        self.losses: list[float] = []
+        self.smoothed: list[float] = []
+
+    def learning_rate_at(self, step: int) -> float:
+        return self.min_lr * (self.max_lr / self.min_lr) ** (step / (self.num_steps - 1))
+
+    def on_train_begin(self, logs=None):
+        self._step, self._running, self._avg, self._best = 0, 0.0, 0.0, float("inf")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batch, self._running = 0, 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        lr = self.learning_rate_at(min(self._step, self.num_steps - 1))
+        self.model.optimizer.learning_rate.assign(lr)
+        self.learning_rates.append(lr)
+
+    def on_train_batch_end(self, batch, logs=None):
+        mean = float(logs["loss"])
+        self._batch += 1
+        loss = self._batch * mean - (self._batch - 1) * self._running
+        self._running = mean
+        self.losses.append(loss)
+        self._step += 1
+        self._avg = self.smoothing * self._avg + (1 - self.smoothing) * loss
+        smooth = self._avg / (1 - self.smoothing**self._step)
+        self.smoothed.append(smooth)
+        self._best = min(self._best, smooth)
+        if self._step >= self.num_steps or not np.isfinite(loss) or smooth > self.stop_factor * self._best:
+            self.model.stop_training = True
+
+    @property
+    def suggestion(self) -> float:
+        """The LR of the steepest fall of the smoothed loss, divided by 10 (a cautious pick)."""
+        if len(self.smoothed) < 3:
+            return float("nan")
+        log_lr = np.log(self.learning_rates[: len(self.smoothed)])
+        slope = np.gradient(np.asarray(self.smoothed), log_lr)
+        return float(self.learning_rates[int(np.argmin(slope))] / 10)
+
+    def __repr__(self) -> str:
+        return (
+            f"LearningRateRangeTest({self.min_lr:g} -> {self.max_lr:g}, steps={len(self.losses)}/{self.num_steps})"
+        )
+
+
+def catalog_cross_entropy(score_fn, users, items, temperature: float = 1.0, batch_size: int = 2048) -> float:
+    """Mean full-catalog softmax cross-entropy of (user, item) rows, in float64.
+
+    ``-1/N * sum_n log softmax(s(u_n, .) / T)[i_n]`` over all items: unlike
+    the in-batch loss, whose chance level is ``log(batch size)``, it does
+    not depend on the batch size, so it compares runs with different batch
+    sizes, and train vs validation rows (the generalization gap).
+
+    Args:
+      score_fn: ``users -> [len(users), n_items]`` scores (``model.score_all_items``).
+      users, items: ``[N]`` encoded indices.
+      temperature: the model's softmax temperature.
+    """
+    from scipy.special import logsumexp
+
+    users, items = np.asarray(users), np.asarray(items)
+    if users.shape != items.shape or users.ndim != 1 or len(users) == 0:
+        raise ValueError(f"users and items must be 1-D, non-empty and of equal length, got {users.shape} and {items.shape}")
+    total = 0.0
+    for start in range(0, len(users), batch_size):
+        u, i = users[start : start + batch_size], items[start : start + batch_size]
+        logits = np.asarray(score_fn(u), dtype=np.float64) / temperature
+        total += float(np.sum(logsumexp(logits, axis=1) - logits[np.arange(len(u)), i]))
+    return total / len(users)
+
+
+def steps_per_epoch(rows: int, batch_size: int, drop_remainder: bool = False) -> int:
+    """``ceil(rows / batch_size)`` (``floor`` when the last, smaller batch is dropped)."""
+    if rows < 0 or batch_size < 1:
+        raise ValueError(f"need rows >= 0 and batch_size >= 1, got rows={rows}, batch_size={batch_size}")
+    return rows // batch_size if drop_remainder else -(-rows // batch_size)
+
+
 @dataclasses.dataclass
 class TrainingRun:
     """What :func:`fit_two_tower` returns: the model, its History and its Throughput."""
@@ -129,6 +306,8 @@ def fit_two_tower(
     logq: bool = False,
     num_uniform_negatives: int = 0,
     remove_accidental_hits: bool = False,
+    shuffle: bool | str = True,
+    shuffle_buffer: int | None = None,
     callbacks=(),
     verbose: int = 0,
 ) -> TrainingRun:
@@ -144,6 +323,9 @@ def fit_two_tower(
       evaluator: a :class:`~recnotes.evaluation.FullRankingEvaluator`.
       logq: feed each row's item share of ``train`` as its sampling
         probability, for the logQ correction.
+      shuffle, shuffle_buffer: how rows are ordered each epoch (see
+        :func:`~recnotes.pipeline.interaction_dataset`); with
+        ``shuffle=False`` batches follow the order of ``train``.
       Others: as in :class:`~recnotes.models.TwoTowerModel`.
     """
     from recnotes.models import TwoTowerModel
@@ -160,7 +342,10 @@ def fit_two_tower(
     items = evaluator.item_encoder.transform(train.movieId.to_numpy())
     num_items = len(evaluator.item_encoder)
     probability = item_frequencies(items, num_items)[items] if logq else None
-    dataset = interaction_dataset(users, items, batch_size=batch_size, seed=seed, item_probability=probability)
+    dataset = interaction_dataset(
+        users, items, batch_size=batch_size, seed=seed, item_probability=probability,
+        shuffle=shuffle, shuffle_buffer=shuffle_buffer,
+    )
     model = TwoTowerModel(
         num_users=len(evaluator.user_encoder),
         num_items=num_items,

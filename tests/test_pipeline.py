@@ -83,3 +83,31 @@ def test_diagnose_pipeline_tells_input_bound_from_compute_bound():
     diagnosis = diagnose_pipeline(fast, big, steps=10)
     assert diagnosis.verdict == "compute-bound"
     assert diagnosis.input_examples_per_second > 2 * diagnosis.compute_examples_per_second
+
+
+def test_shuffle_once_repeats_one_random_order_every_epoch():
+    ds = interaction_dataset(np.zeros(40, dtype=int), np.arange(40), batch_size=16, seed=2, shuffle="once")
+    first, second, third = epochs_of(ds, 3)
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(second, third)
+    assert not np.array_equal(first, np.arange(40))
+    np.testing.assert_array_equal(np.sort(first), np.arange(40))
+
+
+def test_small_shuffle_buffer_only_mixes_nearby_rows():
+    n, buffer = 200, 10
+    ds = interaction_dataset(np.zeros(n, dtype=int), np.arange(n), batch_size=50, seed=0, shuffle_buffer=buffer)
+    order = epochs_of(ds, 1)[0]
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    # the k-th output is drawn from a buffer holding inputs < k + buffer
+    assert all(order[k] < k + buffer for k in range(n))
+    assert not np.array_equal(order, np.arange(n))
+    unshuffled = interaction_dataset(np.zeros(n, dtype=int), np.arange(n), batch_size=50, seed=0, shuffle_buffer=1)
+    np.testing.assert_array_equal(epochs_of(unshuffled, 1)[0], np.arange(n))  # a buffer of one row cannot reorder
+
+
+def test_bad_shuffle_arguments_are_named():
+    with pytest.raises(ValueError, match=r"shuffle must be one of True, False, 'every_epoch', 'once', 'none'; got 'always'"):
+        interaction_dataset(np.zeros(4, dtype=int), np.arange(4), batch_size=2, shuffle="always")
+    with pytest.raises(ValueError, match="shuffle_buffer must be a positive integer or None, got 0"):
+        interaction_dataset(np.zeros(4, dtype=int), np.arange(4), batch_size=2, shuffle_buffer=0)

@@ -1,3 +1,5 @@
+import pytest
+
 from recnotes.training import Throughput
 
 
@@ -47,3 +49,85 @@ def test_fit_two_tower_encodes_with_the_evaluator_and_repeats_with_a_seed(bundle
     assert len(a.throughput.epoch_seconds) == 2 and "epochs=2" in repr(a)
     c = fit_two_tower(split.train, ev, logq=True, retrieval_loss=BPR(), **kwargs)
     assert np.isfinite(c.history.history["loss"]).all()
+
+
+def test_steps_per_epoch_by_hand():
+    from recnotes.training import steps_per_epoch
+
+    assert steps_per_epoch(80_419, 1024) == 79  # 78 full batches + one of 547 rows
+    assert steps_per_epoch(80_419, 1024, drop_remainder=True) == 78
+    assert steps_per_epoch(2048, 1024) == 2
+
+
+def test_catalog_cross_entropy_equals_numpy():
+    import numpy as np
+
+    from recnotes.training import catalog_cross_entropy
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(0, 3, (5, 7))
+    users, items = np.array([0, 1, 4, 4, 2]), np.array([6, 0, 3, 3, 1])
+    expected = np.mean([-np.log(np.exp(scores[u] / 0.5)[i] / np.exp(scores[u] / 0.5).sum()) for u, i in zip(users, items)])
+    assert catalog_cross_entropy(lambda u: scores[u], users, items, temperature=0.5, batch_size=2) == pytest.approx(expected, rel=1e-12)
+
+
+def test_lr_range_test_schedule_and_batch_losses_match_a_numpy_simulation():
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from recnotes.training import LearningRateRangeTest
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 1)).astype("float32")
+    y = 3.0 * x[:, 0]
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    test = LearningRateRangeTest(1e-3, 1.0, num_steps=8, stop_factor=1e9)
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0, callbacks=[test])
+    np.testing.assert_allclose(test.learning_rates, 1e-3 * 1000.0 ** (np.arange(8) / 7), rtol=1e-12)
+    w, expected = 0.0, []
+    for t in range(8):  # SGD on mse of y = w x, batch by batch, float64
+        xb, yb = x[t * 8 : (t + 1) * 8, 0].astype(float), y[t * 8 : (t + 1) * 8].astype(float)
+        expected.append(np.mean((w * xb - yb) ** 2))
+        w -= test.learning_rates[t] * np.mean(2 * (w * xb - yb) * xb)
+    np.testing.assert_allclose(test.losses, expected, rtol=1e-4)
+
+
+def test_lr_range_test_stops_when_the_loss_diverges():
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from recnotes.training import LearningRateRangeTest
+
+    x = np.linspace(-2, 2, 400, dtype="float32")[:, None]
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    test = LearningRateRangeTest(1e-3, 100.0, num_steps=100, stop_factor=4.0)
+    model.fit(tf.data.Dataset.from_tensor_slices((x, 2 * x[:, 0])).batch(4), epochs=1, verbose=0, callbacks=[test])
+    assert 10 < len(test.losses) < 100  # stopped early
+    assert test.smoothed[-1] > 4 * min(test.smoothed)
+    assert test.learning_rates[len(test.losses) - 1] > 0.5  # SGD on this mse diverges for lr > 2 / E[2x^2] ~ 0.7
+    with pytest.raises(ValueError, match="need 0 < min_lr < max_lr"):
+        LearningRateRangeTest(1.0, 0.1, 10)
+
+
+def test_epoch_evaluation_rows_equal_an_independent_evaluation(bundled):
+    import numpy as np
+
+    from recnotes.evaluation import FullRankingEvaluator
+    from recnotes.splits import chrono_split
+    from recnotes.training import EpochEvaluation, fit_two_tower
+
+    split = chrono_split(bundled.ratings[bundled.ratings.userId <= 40])
+    evaluator = FullRankingEvaluator.from_split(split, on="validation")
+    curve = EpochEvaluation(evaluator, k=20)
+    run = fit_two_tower(split.train, evaluator, epochs=2, batch_size=256, embedding_dim=8, callbacks=[curve])
+    table = curve.table
+    assert list(table.index) == [0, 1, 2]
+    assert np.isnan(table.loc[0, "loss"])
+    np.testing.assert_allclose(table.loss.iloc[1:], run.history.history["loss"], rtol=1e-6)
+    final = evaluator.evaluate(run.model.score_all_items(np.arange(len(evaluator.user_encoder))), ks=[20], auc=False)
+    assert table.loc[2, "Recall@20"] == pytest.approx(final.loc[20, "Recall"], abs=1e-12)
+    assert table.loc[2, "NDCG@20"] == pytest.approx(final.loc[20, "NDCG"], abs=1e-12)
