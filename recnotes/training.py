@@ -19,6 +19,7 @@ __all__ = [
     "steps_per_epoch",
     "TrainingRun",
     "fit_two_tower",
+    "fit_and_score_two_tower",
 ]
 
 
@@ -360,3 +361,39 @@ def fit_two_tower(
     throughput = Throughput(len(users))
     history = model.fit(dataset, epochs=epochs, verbose=verbose, callbacks=[throughput, *callbacks])
     return TrainingRun(model, history, throughput)
+
+
+def fit_and_score_two_tower(train, evaluator, *, k: int = 20, probe_rows: int = 5000, **fit_kwargs) -> dict:
+    """Train with :func:`fit_two_tower` and return the numbers a sweep compares.
+
+    ``evaluator`` is usually on the validation split (tuning never looks at
+    test).  Returns a flat dict:
+
+    * ``Recall@k``, ``NDCG@k``: the evaluator's metrics;
+    * ``train_loss``: the last epoch's mean in-batch loss (its chance level
+      is ``log(batch_size)``, so compare it between equal batch sizes only);
+    * ``train_ce``, ``heldout_ce``: :func:`catalog_cross_entropy` on
+      ``probe_rows`` random train rows and on the evaluator's held-out rows,
+      and ``generalization_gap = heldout_ce - train_ce`` (comparable across
+      batch sizes);
+    * ``examples_per_second``: steady training throughput.
+    """
+    run = fit_two_tower(train, evaluator, **fit_kwargs)
+    table = evaluator.evaluate(run.model.score_all_items, ks=[k], auc=False)
+    seed = fit_kwargs.get("seed", 0)
+    rows = np.random.default_rng(seed).permutation(len(train))[:probe_rows]
+    train_users = evaluator.user_encoder.transform(train.userId.to_numpy()[rows])
+    train_items = evaluator.item_encoder.transform(train.movieId.to_numpy()[rows])
+    held = evaluator.relevant.tocoo()
+    temperature = fit_kwargs.get("temperature", 1.0)
+    train_ce = catalog_cross_entropy(run.model.score_all_items, train_users, train_items, temperature)
+    heldout_ce = catalog_cross_entropy(run.model.score_all_items, held.row, held.col, temperature)
+    return {
+        f"Recall@{k}": float(table.loc[k, "Recall"]),
+        f"NDCG@{k}": float(table.loc[k, "NDCG"]),
+        "train_loss": float(run.history.history["loss"][-1]),
+        "train_ce": train_ce,
+        "heldout_ce": heldout_ce,
+        "generalization_gap": heldout_ce - train_ce,
+        "examples_per_second": run.throughput.steady_examples_per_second,
+    }

@@ -131,3 +131,24 @@ def test_epoch_evaluation_rows_equal_an_independent_evaluation(bundled):
     final = evaluator.evaluate(run.model.score_all_items(np.arange(len(evaluator.user_encoder))), ks=[20], auc=False)
     assert table.loc[2, "Recall@20"] == pytest.approx(final.loc[20, "Recall"], abs=1e-12)
     assert table.loc[2, "NDCG@20"] == pytest.approx(final.loc[20, "NDCG"], abs=1e-12)
+
+
+def test_fit_and_score_two_tower_equals_separate_fit_and_evaluation(bundled):
+    import numpy as np
+
+    from recnotes.evaluation import FullRankingEvaluator
+    from recnotes.splits import chrono_split
+    from recnotes.training import catalog_cross_entropy, fit_and_score_two_tower, fit_two_tower
+
+    split = chrono_split(bundled.ratings[bundled.ratings.userId <= 30])
+    evaluator = FullRankingEvaluator.from_split(split, on="validation")
+    kwargs = dict(epochs=1, batch_size=128, embedding_dim=8, seed=3)
+    point = fit_and_score_two_tower(split.train, evaluator, k=10, probe_rows=50, **kwargs)
+    run = fit_two_tower(split.train, evaluator, **kwargs)
+    table = evaluator.evaluate(run.model.score_all_items, ks=[10], auc=False)
+    assert point["Recall@10"] == table.loc[10, "Recall"] and point["NDCG@10"] == table.loc[10, "NDCG"]
+    held = evaluator.relevant.tocoo()
+    assert point["heldout_ce"] == pytest.approx(catalog_cross_entropy(run.model.score_all_items, held.row, held.col), rel=1e-9)
+    assert point["generalization_gap"] == pytest.approx(point["heldout_ce"] - point["train_ce"], abs=1e-12)
+    assert point["train_loss"] == run.history.history["loss"][-1]
+    assert 0 < point["train_ce"] < np.log(len(evaluator.item_encoder)) + 1
