@@ -16,7 +16,7 @@ run: $(BIN)/.installed  ## execute every notebook through papermill into runs/<t
 	$(BIN)/python -m recnotes run $(ARGS)
 
 test: $(BIN)/.installed  ## package tests + every notebook under nbval + papermill tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 lab: $(BIN)/.installed  ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
