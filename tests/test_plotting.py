@@ -45,3 +45,34 @@ def test_history_and_comparison_plots_show_the_values():
     tables = {m: pd.DataFrame({"Recall": v}, index=pd.Index([10, 20], name="K")) for m, v in {"A": [0.1, 0.2], "B": [0.3, 0.4]}.items()}
     ax = plotting.plot_metric_comparison(tables, "Recall")
     np.testing.assert_allclose(sorted(p.get_height() for p in ax.patches), [0.1, 0.2, 0.3, 0.4])
+
+
+def test_landscape_draws_each_trajectory_from_start_to_end():
+    from recnotes.optimization import convex_bowl, optimizer_trajectory
+
+    paths = [optimizer_trajectory(convex_bowl, [2.0, 1.0], "sgd", 0.1, 5), optimizer_trajectory(convex_bowl, [-2.0, 1.0], "adam", 0.1, 5)]
+    ax = plotting.plot_landscape(convex_bowl, paths, bounds=(-3, 3, -2, 2), resolution=20)
+    lines = [line for line in ax.lines if len(line.get_xdata()) == 6]
+    assert len(lines) == 2
+    np.testing.assert_allclose(lines[0].get_xydata(), paths[0].points)
+    assert ax.get_legend_handles_labels()[1] == ["sgd (lr 0.1)", "adam (lr 0.1)"]
+
+
+def test_sweep_heatmap_cells_are_the_table_values_and_failures_blank():
+    table = pd.DataFrame({"lr": [0.1, 0.1, 1.0, 1.0], "batch": [8, 16, 8, 16], "recall": [0.1, 0.2, 0.3, np.nan],
+                          "status": ["ok", "ok", "ok", "failed"]})
+    ax = plotting.plot_sweep_heatmap(table, "lr", "batch", "recall", fmt=".2f")
+    assert sorted(t.get_text() for t in ax.texts) == ["0.10", "0.20", "0.30"]  # the failed cell has no annotation
+
+
+def test_lr_range_test_plot_uses_the_recorded_rates_and_losses():
+    from recnotes.training import LearningRateRangeTest
+
+    test = LearningRateRangeTest(0.01, 1.0, num_steps=5)
+    test.learning_rates = [0.01, 0.03, 0.1, 0.3, 1.0]
+    test.losses = [5.0, 4.0, 2.0, 3.0, 9.0]
+    test.smoothed = [5.0, 4.5, 3.5, 3.4, 5.0]
+    ax = plotting.plot_lr_range_test(test)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), test.losses)
+    np.testing.assert_allclose(ax.lines[1].get_xdata(), test.learning_rates)
+    assert ax.get_xscale() == "log"
