@@ -1,0 +1,69 @@
+"""Train any retrieval model on the protocol's train rows (seeded, with throughput)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+
+from recnotes.pipeline import interaction_dataset
+from recnotes.sampling import item_frequencies
+from recnotes.training import Throughput, TrainingRun, set_seed
+
+__all__ = ["OPTIMIZERS", "fit_retrieval_model"]
+
+OPTIMIZERS = ("adagrad", "adam")
+
+
+def fit_retrieval_model(
+    build: Callable[[], keras.Model],
+    train,
+    evaluator,
+    *,
+    epochs: int,
+    batch_size: int = 1024,
+    learning_rate: float = 0.1,
+    optimizer: str = "adagrad",
+    seed: int = 0,
+    logq: bool = True,
+    callbacks=(),
+    verbose: int = 0,
+    jit_compile="auto",
+) -> TrainingRun:
+    """Seed, build and train a retrieval model on ``train`` rows, as :func:`~recnotes.training.fit_two_tower` does.
+
+    ``build()`` is called after :func:`~recnotes.training.set_seed`, so the
+    initial weights repeat.  Ids are encoded with the evaluator's encoders; the
+    input is :func:`~recnotes.pipeline.interaction_dataset` (reshuffled every
+    epoch) with each row's item share of ``train`` as ``item_probability``
+    when ``logq``.
+
+    Args:
+      build: returns an uncompiled model taking ``{"user", "item"(, "item_probability")}``.
+      train: the training rows (``userId``, ``movieId``).
+      evaluator: a :class:`~recnotes.evaluation.FullRankingEvaluator`.
+      optimizer: ``"adagrad"`` (accumulator starting at 1e-7) or ``"adam"``.
+      logq: apply the logQ correction in training.
+      jit_compile: passed to ``model.compile`` (XLA).
+    """
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2: in-batch negatives need other rows, got {batch_size}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    set_seed(seed)
+    users = evaluator.user_encoder.transform(train.userId.to_numpy())
+    items = evaluator.item_encoder.transform(train.movieId.to_numpy())
+    probability = item_frequencies(items, len(evaluator.item_encoder))[items] if logq else None
+    dataset = interaction_dataset(users, items, batch_size=batch_size, seed=seed, item_probability=probability)
+    model = build()
+    if optimizer == "adagrad":
+        opt = keras.optimizers.Adagrad(learning_rate, initial_accumulator_value=1e-7)
+    else:
+        opt = keras.optimizers.Adam(learning_rate)
+    model.compile(optimizer=opt, jit_compile=jit_compile)
+    # Create the optimizer's slots now: otherwise the first step traces the train function twice
+    # (once to create them), which costs several seconds per model on a CPU.
+    model.optimizer.build(model.trainable_variables)
+    throughput = Throughput(len(users))
+    history = model.fit(dataset, epochs=epochs, verbose=verbose, callbacks=[throughput, *callbacks])
+    return TrainingRun(model, history, throughput)
