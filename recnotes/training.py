@@ -330,37 +330,32 @@ def fit_two_tower(
       Others: as in :class:`~recnotes.models.TwoTowerModel`.
     """
     from recnotes.models import TwoTowerModel
-    from recnotes.pipeline import interaction_dataset
-    from recnotes.sampling import item_frequencies
+    from recnotes.models.fitting import fit_retrieval_model
 
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2: in-batch negatives need other rows, got {batch_size}")
     if logq and num_uniform_negatives:
         raise ValueError("logq=True is not combined with num_uniform_negatives; choose one")
 
-    set_seed(seed)
-    users = evaluator.user_encoder.transform(train.userId.to_numpy())
-    items = evaluator.item_encoder.transform(train.movieId.to_numpy())
-    num_items = len(evaluator.item_encoder)
-    probability = item_frequencies(items, num_items)[items] if logq else None
-    dataset = interaction_dataset(
-        users, items, batch_size=batch_size, seed=seed, item_probability=probability,
-        shuffle=shuffle, shuffle_buffer=shuffle_buffer,
+    def build():
+        model = TwoTowerModel(
+            num_users=len(evaluator.user_encoder),
+            num_items=len(evaluator.item_encoder),
+            embedding_dim=embedding_dim,
+            temperature=temperature,
+            remove_accidental_hits=remove_accidental_hits,
+            seed=seed,
+            retrieval_loss=retrieval_loss,
+            num_uniform_negatives=num_uniform_negatives,
+        )
+        model.build()
+        return model
+
+    return fit_retrieval_model(
+        build, train, evaluator, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        optimizer="adagrad", seed=seed, logq=logq, shuffle=shuffle, shuffle_buffer=shuffle_buffer,
+        callbacks=callbacks, verbose=verbose,
     )
-    model = TwoTowerModel(
-        num_users=len(evaluator.user_encoder),
-        num_items=num_items,
-        embedding_dim=embedding_dim,
-        temperature=temperature,
-        remove_accidental_hits=remove_accidental_hits,
-        seed=seed,
-        retrieval_loss=retrieval_loss,
-        num_uniform_negatives=num_uniform_negatives,
-    )
-    model.compile(optimizer=keras.optimizers.Adagrad(learning_rate, initial_accumulator_value=1e-7))
-    throughput = Throughput(len(users))
-    history = model.fit(dataset, epochs=epochs, verbose=verbose, callbacks=[throughput, *callbacks])
-    return TrainingRun(model, history, throughput)
 
 
 def fit_and_score_two_tower(train, evaluator, *, k: int = 20, probe_rows: int = 5000, **fit_kwargs) -> dict:

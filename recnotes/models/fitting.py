@@ -26,6 +26,8 @@ def fit_retrieval_model(
     optimizer: str = "adagrad",
     seed: int = 0,
     logq: bool = True,
+    shuffle: bool | str = True,
+    shuffle_buffer: int | None = None,
     callbacks=(),
     verbose: int = 0,
     jit_compile="auto",
@@ -44,6 +46,8 @@ def fit_retrieval_model(
       evaluator: a :class:`~recnotes.evaluation.FullRankingEvaluator`.
       optimizer: ``"adagrad"`` (accumulator starting at 1e-7) or ``"adam"``.
       logq: apply the logQ correction in training.
+      shuffle, shuffle_buffer: row order each epoch (see
+        :func:`~recnotes.pipeline.interaction_dataset`).
       jit_compile: passed to ``model.compile`` (XLA).
     """
     if batch_size < 2:
@@ -54,7 +58,10 @@ def fit_retrieval_model(
     users = evaluator.user_encoder.transform(train.userId.to_numpy())
     items = evaluator.item_encoder.transform(train.movieId.to_numpy())
     probability = item_frequencies(items, len(evaluator.item_encoder))[items] if logq else None
-    dataset = interaction_dataset(users, items, batch_size=batch_size, seed=seed, item_probability=probability)
+    dataset = interaction_dataset(
+        users, items, batch_size=batch_size, seed=seed, item_probability=probability,
+        shuffle=shuffle, shuffle_buffer=shuffle_buffer,
+    )
     model = build()
     if optimizer == "adagrad":
         opt = keras.optimizers.Adagrad(learning_rate, initial_accumulator_value=1e-7)
