@@ -51,6 +51,12 @@ class IdLogisticRegression:
 
     def __init__(self, users, items, labels, num_users: int, num_items: int, l2: float = 1e-4):
         users, items, labels = np.asarray(users), np.asarray(items), np.asarray(labels, dtype=np.float64)
+        for name, size in (("num_users", num_users), ("num_items", num_items)):
+            if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 1:
+                raise ValueError(f"{name} must be a positive integer, got {size!r}")
+        for name, array in (("users", users), ("items", items)):
+            if array.size and array.dtype.kind not in "iu":
+                raise ValueError(f"{name} must be integer indices (from recnotes.data.IdEncoder), got dtype {array.dtype}")
         if not (users.shape == items.shape == labels.shape) or users.ndim != 1 or len(users) == 0:
             raise ValueError(
                 f"users, items and labels must be 1-D, non-empty and of equal length, "
@@ -61,8 +67,8 @@ class IdLogisticRegression:
                 raise ValueError(f"{name} must be indices in [0, {size}), got range [{array.min()}, {array.max()}]")
         if not np.isin(labels, (0.0, 1.0)).all():
             raise ValueError("labels must be 0 or 1")
-        if l2 < 0:
-            raise ValueError(f"l2 must be >= 0, got {l2}")
+        if not (np.isfinite(l2) and l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
         self.num_users, self.num_items, self.l2 = int(num_users), int(num_items), float(l2)
         self._users = tf.constant(users, tf.int32)
         self._items = tf.constant(items, tf.int32)
@@ -103,6 +109,8 @@ class IdLogisticRegression:
     def loss(self, theta) -> tf.Tensor:
         """The objective ``L(theta)`` (a float64 scalar tensor)."""
         theta = tf.convert_to_tensor(theta, tf.float64)
+        if theta.shape.rank != 1 or theta.shape[0] != self.size:
+            raise ValueError(f"theta must have shape [{self.size}], got {theta.shape.as_list()}")
         logits = self._logits(theta, self._users, self._items)
         data = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=self._labels, logits=logits))
         return data + 0.5 * self.l2 * tf.reduce_sum(theta[1:] ** 2)
@@ -112,6 +120,11 @@ class IdLogisticRegression:
     def predict_proba(self, theta, users, items) -> np.ndarray:
         """``P(y = 1)`` for (user, item) rows."""
         theta = tf.convert_to_tensor(theta, tf.float64)
+        users, items = np.asarray(users), np.asarray(items)
+        for name, array, size in (("users", users, self.num_users), ("items", items, self.num_items)):
+            if array.size and (array.dtype.kind not in "iu" or array.min() < 0 or array.max() >= size):
+                raise ValueError(f"{name} must be integer indices in [0, {size}), got dtype {array.dtype}, "
+                                 f"range [{array.min()}, {array.max()}]")
         logits = self._logits(theta, tf.constant(np.asarray(users), tf.int32), tf.constant(np.asarray(items), tf.int32))
         return tf.sigmoid(logits).numpy()
 
@@ -129,7 +142,7 @@ class LogisticMatrixFactorization(IdLogisticRegression):
     """
 
     def __init__(self, users, items, labels, num_users: int, num_items: int, rank: int = 8, l2: float = 1e-4):
-        if int(rank) != rank or rank < 1:
+        if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, (int, np.integer)) or rank < 1:
             raise ValueError(f"rank must be a positive integer, got {rank!r}")
         self.rank = int(rank)
         super().__init__(users, items, labels, num_users, num_items, l2)
@@ -149,5 +162,7 @@ def procrustes_distance(a, b) -> tuple[float, float]:
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"a and b must be matrices of equal shape, got {a.shape} and {b.shape}")
     norm = np.linalg.norm(a)
+    if a.size == 0 or norm == 0:
+        raise ValueError("a must be a non-empty, non-zero matrix (distances are relative to ||a||)")
     rotation, _ = orthogonal_procrustes(b, a)
     return float(np.linalg.norm(b - a) / norm), float(np.linalg.norm(b @ rotation - a) / norm)

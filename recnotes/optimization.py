@@ -79,12 +79,17 @@ class Trajectory:
     def end(self) -> np.ndarray:
         return self.points[-1]
 
+    @property
+    def diverged(self) -> bool:
+        """True if the run left the finite numbers (learning rate too large)."""
+        return not (np.isfinite(self.points).all() and np.isfinite(self.values).all())
+
     def __repr__(self) -> str:
         x, y = self.points[-1]
         return (
             f"Trajectory({self.optimizer}, lr={self.learning_rate:g}, steps={len(self.points) - 1}, "
             f"start=({self.points[0][0]:.2f}, {self.points[0][1]:.2f}), end=({x:.3f}, {y:.3f}), "
-            f"f(end)={self.values[-1]:.4f})"
+            f"f(end)={self.values[-1]:.4f}{', DIVERGED' if self.diverged else ''})"
         )
 
 
@@ -112,6 +117,10 @@ def optimizer_trajectory(
         raise ValueError(f"start must be a point [x, y], got shape {list(start.shape)}")
     if int(steps) != steps or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if not np.isfinite(start).all():
+        raise ValueError(f"start must be finite, got {start.tolist()}")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
     opt = _OPTIMIZERS[optimizer](learning_rate)
     point = keras.Variable(start, dtype="float32")
     opt.build([point])
@@ -120,7 +129,7 @@ def optimizer_trajectory(
     def step():
         with tf.GradientTape() as tape:
             value = fn(point.value)
-        opt.apply_gradients([(tape.gradient(value, point.value), point)])
+        opt.apply_gradients([(tape.gradient(value, point.value, unconnected_gradients="zero"), point)])
         return value
 
     points, values = [start.copy()], []
@@ -156,15 +165,24 @@ def smallest_curvature(fn: Callable, theta, tol: float = 1e-6, seed: int = 0) ->
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     theta = np.asarray(theta, dtype=np.float64)
+    if theta.ndim != 1 or theta.size == 0:
+        raise ValueError(f"theta must be a non-empty 1-D vector (flatten your parameters), got shape {list(theta.shape)}")
+    if not np.isfinite(theta).all():
+        raise ValueError("theta contains NaN or infinite values")
     n = theta.size
     hvp = tf.function(lambda v: _hvp_tensor(fn, tf.constant(theta), v), reduce_retracing=True)
     operator = LinearOperator((n, n), matvec=lambda v: hvp(tf.constant(np.ravel(v), tf.float64)).numpy(), dtype=np.float64)
     v0 = np.random.default_rng(seed).standard_normal(n)
-    if n <= 2:
+    if n <= 64:  # small: form H from n products and solve exactly
         hessian = np.stack([operator.matvec(e) for e in np.eye(n)])
         values, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
         return float(values[0]), vectors[:, 0]
-    values, vectors = eigsh(operator, k=1, which="SA", tol=tol, v0=v0, ncv=min(n, 40), maxiter=20 * n)
+    from scipy.sparse.linalg import ArpackError
+
+    try:
+        values, vectors = eigsh(operator, k=1, which="SA", tol=tol, v0=v0, ncv=min(n, 40), maxiter=20 * n)
+    except ArpackError as exc:  # e.g. H = 0, or no convergence
+        raise RuntimeError(f"Lanczos (ARPACK) failed on this Hessian: {exc}; try a looser tol") from None
     return float(values[0]), vectors[:, 0]
 
 
@@ -174,8 +192,8 @@ def _hvp_tensor(fn, theta, vector):
         with tf.GradientTape() as inner:
             inner.watch(theta)
             value = fn(theta)
-        directional = tf.reduce_sum(inner.gradient(value, theta) * vector)
-    return outer.gradient(directional, theta)
+        directional = tf.reduce_sum(inner.gradient(value, theta, unconnected_gradients="zero") * vector)
+    return outer.gradient(directional, theta, unconnected_gradients="zero")
 
 
 @dataclasses.dataclass
@@ -211,7 +229,7 @@ def minimize_lbfgs(fn: Callable, theta0, max_iterations: int = 1000, gtol: float
         with tf.GradientTape() as tape:
             tape.watch(theta)
             value = fn(theta)
-        return value, tape.gradient(value, theta)
+        return value, tape.gradient(value, theta, unconnected_gradients="zero")
 
     def scipy_fn(theta):
         value, grad = value_and_grad(tf.constant(theta, tf.float64))

@@ -62,6 +62,8 @@ def interaction_dataset(
                 f"{name} must be non-negative integer indices (from recnotes.data.IdEncoder), "
                 f"got dtype {array.dtype}, min {array.min()}"
             )
+        if array.size and array.max() > np.iinfo(np.int32).max:
+            raise ValueError(f"{name} must be encoded indices below 2**31 (from recnotes.data.IdEncoder), got max {array.max()}")
     users, items = users.astype(np.int32), items.astype(np.int32)
     if users.shape != items.shape or users.ndim != 1:
         raise ValueError(f"users and items must be 1-D of equal length, got shapes {users.shape} and {items.shape}")
@@ -71,13 +73,18 @@ def interaction_dataset(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     features = {"user": users, "item": items}
     if item_probability is not None:
-        features["item_probability"] = np.asarray(item_probability, dtype=np.float32)
+        probability = np.asarray(item_probability, dtype=np.float32)
+        if probability.shape != users.shape:
+            raise ValueError(f"item_probability must have one value per row, shape {users.shape}, got {probability.shape}")
+        if not (np.isfinite(probability).all() and (probability > 0).all() and (probability <= 1).all()):
+            raise ValueError("item_probability must be in (0, 1] for every row (a sampling probability)")
+        features["item_probability"] = probability
     ds = tf.data.Dataset.from_tensor_slices(features)
     mode = _SHUFFLE_MODES.get(shuffle) if isinstance(shuffle, (bool, str)) else None
     if mode is None:
         raise ValueError(f"shuffle must be one of True, False, 'every_epoch', 'once', 'none'; got {shuffle!r}")
     buffer = len(users) if shuffle_buffer is None else shuffle_buffer
-    if isinstance(buffer, bool) or int(buffer) != buffer or buffer < 1:
+    if isinstance(buffer, (bool, np.bool_)) or not isinstance(buffer, (int, np.integer)) or buffer < 1:
         raise ValueError(f"shuffle_buffer must be a positive integer or None, got {shuffle_buffer!r}")
     if mode != "none":
         ds = ds.shuffle(int(buffer), seed=seed, reshuffle_each_iteration=(mode == "every_epoch"))

@@ -15,6 +15,7 @@ This is the main job, ``python -m recnotes run``:
 from __future__ import annotations
 
 import ast
+import math
 import dataclasses
 import datetime as _dt
 import json
@@ -24,6 +25,7 @@ import sys
 import time
 
 import nbformat
+import numpy as np
 
 from recnotes.report import METRICS_MIME
 
@@ -136,6 +138,10 @@ def check_parameter_value(name: str, value, default, where: str, shown=None):
     """
     if default is None:
         return value
+    if isinstance(value, np.generic):  # numpy scalars from np.arange, np.geomspace, ...
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value) and isinstance(default, float):
+        raise ParameterError(f"parameter {name}={value!r}: expected a finite number like the default {default!r} in {where}")
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

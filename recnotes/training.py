@@ -128,6 +128,8 @@ class EpochEvaluation(keras.callbacks.Callback):
 
     def __init__(self, evaluator, k: int = 20):
         super().__init__()
+        if isinstance(k, bool) or int(k) != k or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
         self.evaluator = evaluator
         self.k = int(k)
         self.rows: list[dict] = []
@@ -145,6 +147,9 @@ class EpochEvaluation(keras.callbacks.Callback):
         )
 
     def on_train_begin(self, logs=None):
+        if getattr(self, "_measured_model", None) is not self.model:  # a new model: a new curve
+            self.rows = []
+            self._measured_model = self.model
         if not self.rows:
             self._measure(0, None)
 
@@ -191,8 +196,10 @@ class LearningRateRangeTest(keras.callbacks.Callback):
 
     def __init__(self, min_lr: float, max_lr: float, num_steps: int, stop_factor: float = 4.0, smoothing: float = 0.9):
         super().__init__()
-        if not (0 < min_lr < max_lr):
-            raise ValueError(f"need 0 < min_lr < max_lr, got min_lr={min_lr}, max_lr={max_lr}")
+        if not (0 < min_lr < max_lr < float("inf")):
+            raise ValueError(f"need 0 < min_lr < max_lr < inf, got min_lr={min_lr}, max_lr={max_lr}")
+        if not (1 < stop_factor < float("inf")):
+            raise ValueError(f"stop_factor must be a finite number > 1, got {stop_factor}")
         if int(num_steps) != num_steps or num_steps < 2:
             raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
         if not 0 <= smoothing < 1:
@@ -234,10 +241,12 @@ class LearningRateRangeTest(keras.callbacks.Callback):
     @property
     def suggestion(self) -> float:
         """The LR of the steepest fall of the smoothed loss, divided by 10 (a cautious pick)."""
-        if len(self.smoothed) < 3:
+        smoothed = np.asarray(self.smoothed, dtype=np.float64)
+        finite = int(np.argmin(np.isfinite(smoothed))) if not np.isfinite(smoothed).all() else len(smoothed)
+        if finite < 3:  # the finite prefix, before any NaN/inf of a diverged run
             return float("nan")
-        log_lr = np.log(self.learning_rates[: len(self.smoothed)])
-        slope = np.gradient(np.asarray(self.smoothed), log_lr)
+        log_lr = np.log(self.learning_rates[:finite])
+        slope = np.gradient(smoothed[:finite], log_lr)
         return float(self.learning_rates[int(np.argmin(slope))] / 10)
 
     def __repr__(self) -> str:
@@ -264,18 +273,32 @@ def catalog_cross_entropy(score_fn, users, items, temperature: float = 1.0, batc
     users, items = np.asarray(users), np.asarray(items)
     if users.shape != items.shape or users.ndim != 1 or len(users) == 0:
         raise ValueError(f"users and items must be 1-D, non-empty and of equal length, got {users.shape} and {items.shape}")
+    if users.dtype.kind not in "iu" or items.dtype.kind not in "iu" or users.min() < 0 or items.min() < 0:
+        raise ValueError("users and items must be non-negative integer indices")
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     total = 0.0
     for start in range(0, len(users), batch_size):
         u, i = users[start : start + batch_size], items[start : start + batch_size]
         logits = np.asarray(score_fn(u), dtype=np.float64) / temperature
+        if logits.ndim != 2 or logits.shape[0] != len(u) or i.max() >= logits.shape[1]:
+            raise ValueError(
+                f"score_fn returned shape {list(logits.shape)} for {len(u)} users; expected [{len(u)}, n_items] "
+                f"with n_items > the largest item index {int(i.max())}"
+            )
+        if not np.isfinite(logits).all():
+            raise ValueError("score_fn returned NaN or infinite scores (a diverged model?)")
         total += float(np.sum(logsumexp(logits, axis=1) - logits[np.arange(len(u)), i]))
     return total / len(users)
 
 
 def steps_per_epoch(rows: int, batch_size: int, drop_remainder: bool = False) -> int:
     """``ceil(rows / batch_size)`` (``floor`` when the last, smaller batch is dropped)."""
-    if rows < 0 or batch_size < 1:
-        raise ValueError(f"need rows >= 0 and batch_size >= 1, got rows={rows}, batch_size={batch_size}")
+    for name, value, low in (("rows", rows, 0), ("batch_size", batch_size, 1)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return rows // batch_size if drop_remainder else -(-rows // batch_size)
 
 
@@ -373,6 +396,8 @@ def fit_and_score_two_tower(train, evaluator, *, k: int = 20, probe_rows: int = 
       batch sizes);
     * ``examples_per_second``: steady training throughput.
     """
+    if isinstance(probe_rows, bool) or int(probe_rows) != probe_rows or probe_rows < 1:
+        raise ValueError(f"probe_rows must be a positive integer, got {probe_rows!r}")
     run = fit_two_tower(train, evaluator, **fit_kwargs)
     table = evaluator.evaluate(run.model.score_all_items, ks=[k], auc=False)
     seed = fit_kwargs.get("seed", 0)

@@ -109,3 +109,17 @@ def test_lbfgs_reaches_the_closed_form_minimum():
     result = minimize_lbfgs(lambda t: 0.5 * tf.tensordot(t, tf.linalg.matvec(tf.constant(q), t), 1) - tf.tensordot(tf.constant(c), t, 1), np.zeros(6))
     np.testing.assert_allclose(result.theta, np.linalg.solve(q, c), atol=1e-7)
     assert result.gradient_norm < 1e-6
+
+
+def test_curvature_helpers_refuse_non_vectors_and_handle_linear_functions():
+    import tensorflow as tf
+
+    with pytest.raises(ValueError, match=r"theta must be a non-empty 1-D vector .* got shape \[3, 1\]"):
+        smallest_curvature(lambda t: tf.reduce_sum(t**2), np.ones((3, 1)))
+    c = tf.constant([1.0, 2.0, 3.0], tf.float64)
+    np.testing.assert_array_equal(hessian_vector_product(lambda t: tf.reduce_sum(t * c), [1.0, 2.0, 3.0], [1.0, 0.0, 0.0]), [0, 0, 0])
+    value, _ = smallest_curvature(lambda t: tf.reduce_sum(t * c), np.ones(3))
+    assert value == pytest.approx(0.0, abs=1e-12)  # a linear function has zero curvature
+    with pytest.raises(ValueError, match="learning_rate must be a positive finite number"):
+        optimizer_trajectory(convex_bowl, [1, 1], "sgd", -0.1)
+    assert optimizer_trajectory(convex_bowl, [1, 1], "sgd", 1e6, steps=20).diverged

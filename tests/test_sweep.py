@@ -95,3 +95,70 @@ def test_cli_sweep_writes_table_and_exit_status(toy_notebook, tmp_path):
     assert done.returncode == 1  # one point failed; the other is in the table
     table = pd.read_csv(tmp_path / "cli" / "sweep.csv")
     assert table.status.tolist() == ["ok", "failed"] and table["sum"].iloc[0] == 3.0
+
+
+def test_function_sweep_checks_and_table_hygiene(tmp_path):
+    import numpy as np
+
+    def needs_y(x, y):
+        return {"value": x * y}
+
+    with pytest.raises(ParameterError, match=r"needs_y\(x, y\) cannot be called with \['x'\]"):
+        sweep(needs_y, {"x": [1]})  # y missing: refused before any point runs
+    table = sweep(needs_y, {"x": np.arange(1, 3), "y": (v for v in [10])}, log=None)  # numpy values, a generator
+    assert table["value"].tolist() == [10.0, 20.0] and table.x.tolist() == [1, 2]
+
+    def clashing(x):
+        return {"x": 99.0, "status": 1.0, "ok_metric": 1.0} if x == 1 else {"ok_metric": 2.0}
+
+    table = sweep(clashing, {"x": [1, 2]}, log=None)
+    assert table.x.tolist() == [1, 2]  # the swept value is never overwritten
+    assert table.status.tolist() == ["failed", "ok"]
+    assert "collide with the table's columns" in table.error[0]
+
+    def odd(kind):
+        return {"empty": {}, "text": {"m": "0.25"}, "inf": {"m": float("inf")}, "good": {"m": 0.5}}[kind]
+
+    table = sweep(odd, {"kind": ["empty", "text", "inf", "good"]}, log=None)
+    assert table.status.tolist() == ["failed", "failed", "failed", "ok"]
+    assert "no metrics" in table.error[0] and "not a number" in table.error[1] and "not finite" in table.error[2]
+
+
+def test_interrupted_sweep_keeps_finished_points(tmp_path):
+    def stop_at_two(x):
+        if x == 2:
+            raise KeyboardInterrupt
+        return {"value": float(x)}
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep(stop_at_two, {"x": [1, 2, 3]}, output_dir=tmp_path / "out", log=None)
+    saved = pd.read_csv(tmp_path / "out" / "sweep.csv")
+    assert saved.x.tolist() == [1] and saved["value"].tolist() == [1.0]
+
+
+def test_failed_notebook_point_keeps_metrics_recorded_before_the_error(tmp_path):
+    nb = write_notebook(
+        tmp_path / "late.ipynb", "a = 1",
+        "from recnotes.report import record_metrics\nrecord_metrics('m', {'x': a})",
+        "if a == 2:\n    raise ValueError('late failure\\nsecond line | pipe')",
+    )
+    table = sweep(nb, {"a": [1, 2]}, output_dir=tmp_path / "out", log=None)
+    assert table.status.tolist() == ["ok", "failed"] and table.x.tolist() == [1.0, 2.0]
+    lines = (tmp_path / "out" / "sweep.md").read_text().splitlines()
+    assert len(lines) == 4  # header, rule, one line per point: the newline in the error is flattened
+
+
+def test_cli_keeps_text_values_as_typed_and_refuses_repeated_names(tmp_path):
+    nb = write_notebook(tmp_path / "text.ipynb", "version = 'x'\nn = 1",
+                        "from recnotes.report import record_metrics\nrecord_metrics('m', {'length': len(version)})")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "recnotes", "sweep", str(nb), *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+
+    twice = cli("-g", "n", "1", "-g", "n", "2", "-o", str(tmp_path / "a"))
+    assert twice.returncode == 2 and "-g n is given twice" in twice.stderr
+    done = cli("-g", "version", "1.10", "0x1F", "-o", str(tmp_path / "b"))
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "b" / "sweep.csv", dtype={"version": str})
+    assert table.version.tolist() == ["1.10", "0x1F"] and table.length.tolist() == [4, 4]

@@ -152,3 +152,35 @@ def test_fit_and_score_two_tower_equals_separate_fit_and_evaluation(bundled):
     assert point["generalization_gap"] == pytest.approx(point["heldout_ce"] - point["train_ce"], abs=1e-12)
     assert point["train_loss"] == run.history.history["loss"][-1]
     assert 0 < point["train_ce"] < np.log(len(evaluator.item_encoder)) + 1
+
+
+def test_lr_range_suggestion_ignores_the_diverged_tail():
+    import numpy as np
+
+    from recnotes.training import LearningRateRangeTest
+
+    test = LearningRateRangeTest(1e-3, 1.0, num_steps=6)
+    test.learning_rates = list(1e-3 * 10.0 ** (np.arange(6) * 0.6))
+    finite = [5.0, 4.9, 3.0, 2.9, 2.95]
+    test.smoothed = finite + [float("nan")]
+    clean = LearningRateRangeTest(1e-3, 1.0, num_steps=6)
+    clean.learning_rates, clean.smoothed = test.learning_rates[:5], finite
+    assert test.suggestion == clean.suggestion
+    slope = np.gradient(np.array(finite), np.log(clean.learning_rates))
+    assert clean.suggestion == pytest.approx(clean.learning_rates[int(np.argmin(slope))] / 10)
+
+
+def test_catalog_cross_entropy_refuses_bad_scores():
+    import numpy as np
+
+    from recnotes.training import catalog_cross_entropy
+
+    scores = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"score_fn returned shape \[2, 3\] for 1 users"):
+        catalog_cross_entropy(lambda u: scores, np.array([0]), np.array([2]))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        catalog_cross_entropy(lambda u: np.full((len(u), 3), np.nan), np.array([0]), np.array([1]))
+    with pytest.raises(ValueError, match="temperature must be a positive finite number"):
+        catalog_cross_entropy(lambda u: scores[u], np.array([0]), np.array([1]), temperature=0)
+    with pytest.raises(ValueError, match="non-negative integer indices"):
+        catalog_cross_entropy(lambda u: scores[u], np.array([0]), np.array([-1]))

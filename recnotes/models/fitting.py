@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 import keras
+import numpy as np
 
 from recnotes.pipeline import interaction_dataset
 from recnotes.sampling import item_frequencies
@@ -52,6 +53,10 @@ def fit_retrieval_model(
     """
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2: in-batch negatives need other rows, got {batch_size}")
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     set_seed(seed)
