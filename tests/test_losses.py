@@ -308,3 +308,16 @@ def test_in_batch_softmax_keeps_probabilities_in_float32_under_mixed_precision()
         keras.mixed_precision.set_global_policy("float32")
     expected = reference(q.astype("float16").astype("float64"), c.astype("float16").astype("float64"), prob=p)
     assert loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_resolve_retrieval_loss_defaults_deserializes_and_refuses():
+    import keras
+
+    from recnotes.losses import BPR, SoftmaxCrossEntropy
+    from recnotes.losses.retrieval import resolve_retrieval_loss
+
+    assert isinstance(resolve_retrieval_loss(None), SoftmaxCrossEntropy)
+    restored = resolve_retrieval_loss(keras.saving.serialize_keras_object(BPR()))
+    assert isinstance(restored, BPR)
+    with pytest.raises(ValueError, match="retrieval_loss must be a keras.losses.Loss, got str"):
+        resolve_retrieval_loss("bpr")

@@ -23,7 +23,7 @@ from keras import ops
 from recnotes.losses.masking import MASK_LOGIT
 from recnotes.losses.pointwise import SoftmaxCrossEntropy
 
-__all__ = ["MASK_LOGIT", "logq_correction", "remove_accidental_hits", "retrieval_logits", "InBatchSoftmax"]
+__all__ = ["MASK_LOGIT", "logq_correction", "remove_accidental_hits", "retrieval_logits", "InBatchSoftmax", "resolve_retrieval_loss"]
 
 def logq_correction(logits, candidate_sampling_probability, epsilon: float = 1e-12):
     """``logits[b, j] - log(clip(p_j, epsilon, 1))``.
@@ -171,3 +171,20 @@ class InBatchSoftmax(keras.layers.Layer):
             "temperature": self.temperature,
             "remove_accidental_hits": self.remove_accidental_hits,
         }
+
+
+def resolve_retrieval_loss(loss) -> keras.losses.Loss:
+    """A model's ``retrieval_loss`` argument as a Keras loss.
+
+    ``None`` gives :class:`~recnotes.losses.SoftmaxCrossEntropy` (the
+    in-batch softmax); a dict is a serialized loss from ``get_config``.
+
+    Raises:
+      ValueError: for anything that is not a ``keras.losses.Loss``.
+    """
+    if isinstance(loss, dict):  # from get_config
+        loss = keras.saving.deserialize_keras_object(loss)
+    loss = SoftmaxCrossEntropy() if loss is None else loss
+    if not isinstance(loss, keras.losses.Loss):
+        raise ValueError(f"retrieval_loss must be a keras.losses.Loss, got {type(loss).__name__}")
+    return loss

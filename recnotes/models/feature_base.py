@@ -6,8 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from recnotes.losses import SoftmaxCrossEntropy
-from recnotes.losses.retrieval import retrieval_logits
+from recnotes.losses.retrieval import resolve_retrieval_loss, retrieval_logits
 
 __all__ = ["FeatureRetrievalModel"]
 
@@ -28,11 +27,7 @@ class FeatureRetrievalModel(keras.Model):
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
         self.remove_accidental_hits = bool(remove_accidental_hits)
-        if isinstance(retrieval_loss, dict):  # from get_config
-            retrieval_loss = keras.saving.deserialize_keras_object(retrieval_loss)
-        self.retrieval_loss = retrieval_loss if retrieval_loss is not None else SoftmaxCrossEntropy()
-        if not isinstance(self.retrieval_loss, keras.losses.Loss):
-            raise ValueError(f"retrieval_loss must be a keras.losses.Loss, got {type(self.retrieval_loss).__name__}")
+        self.retrieval_loss = resolve_retrieval_loss(retrieval_loss)
 
     def _loss_config(self) -> dict:
         return {

@@ -31,8 +31,7 @@ import numpy as np
 from keras import ops
 
 from recnotes.graph import ITEM, USER, BipartiteGraph, neighborhood_batch, neighborhood_keys
-from recnotes.losses import SoftmaxCrossEntropy
-from recnotes.losses.retrieval import retrieval_logits
+from recnotes.losses.retrieval import resolve_retrieval_loss, retrieval_logits
 from recnotes.training import Throughput, TrainingRun, set_seed
 
 __all__ = [
@@ -350,11 +349,7 @@ class GraphSAGERecommender(keras.Model):
             ]
             for side in (USER, ITEM)
         }
-        if isinstance(retrieval_loss, dict):  # from get_config
-            retrieval_loss = keras.saving.deserialize_keras_object(retrieval_loss)
-        self.retrieval_loss = retrieval_loss if retrieval_loss is not None else SoftmaxCrossEntropy()
-        if not isinstance(self.retrieval_loss, keras.losses.Loss):
-            raise ValueError(f"retrieval_loss must be a keras.losses.Loss, got {type(self.retrieval_loss).__name__}")
+        self.retrieval_loss = resolve_retrieval_loss(retrieval_loss)
 
     def build(self, input_shape=None):
         if self.built:

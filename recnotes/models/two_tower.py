@@ -6,8 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from recnotes.losses import SoftmaxCrossEntropy
-from recnotes.losses.retrieval import retrieval_logits
+from recnotes.losses.retrieval import resolve_retrieval_loss, retrieval_logits
 
 __all__ = ["TwoTowerModel"]
 
@@ -90,11 +89,7 @@ class TwoTowerModel(keras.Model):
         self.item_embedding = keras.layers.Embedding(
             self.num_items, self.embedding_dim, embeddings_initializer=init(1), name="item_embedding"
         )
-        if isinstance(retrieval_loss, dict):  # from get_config
-            retrieval_loss = keras.saving.deserialize_keras_object(retrieval_loss)
-        self.retrieval_loss = retrieval_loss if retrieval_loss is not None else SoftmaxCrossEntropy()
-        if not isinstance(self.retrieval_loss, keras.losses.Loss):
-            raise ValueError(f"retrieval_loss must be a keras.losses.Loss, got {type(self.retrieval_loss).__name__}")
+        self.retrieval_loss = resolve_retrieval_loss(retrieval_loss)
 
     def build(self, input_shape=None):
         if self.built:
