@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lab clean-venv
+.PHONY: run test lab browser clean-venv
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,22 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 run: $(BIN)/.installed  ## execute every notebook through papermill into runs/<timestamp>/
 	$(BIN)/python -m recnotes run $(ARGS)
 
-test: $(BIN)/.installed  ## package tests + every notebook under nbval + papermill tests
+test: $(BIN)/.installed browser  ## package tests + every notebook under nbval + papermill and browser tests
 	$(BIN)/python -m pytest -n 2 --dist loadscope
+
+# tests/test_browser.py drives Debian's Chromium (/usr/bin/chromium) through Playwright; Playwright's own
+# browser download is not used. Installed with apt-get when missing (as root, or through sudo).
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$RECNOTES_SKIP_BROWSER" != 1 ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    s=; [ "$$(id -u)" -eq 0 ] || s=sudo; \
+	    echo "installing Debian's chromium for the browser tests (apt-get)"; \
+	    $$s apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -qq --no-install-recommends chromium; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing and apt-get is not here: tests/test_browser.py will fail;" \
+	         "install Chromium at /usr/bin/chromium or run RECNOTES_SKIP_BROWSER=1 make test"; \
+	  fi; \
+	fi
 
 lab: $(BIN)/.installed  ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
