@@ -1,4 +1,4 @@
-"""Command line: ``python -m recnotes run [NOTEBOOK ...] [-p NAME VALUE ...]`` and ``python -m recnotes sweep``."""
+"""Command line: ``python -m recnotes run [NOTEBOOK ...] [-p NAME VALUE ...]``, ``sweep`` and ``bench``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="a fixed parameter for every point (repeatable)",
     )
     sweep.add_argument("-o", "--output", required=True, help="new or empty output folder")
+    bench = sub.add_parser(
+        "bench",
+        help="every recnotes model and live reference libraries on the benchmark protocol, with speed ratios",
+        description=(
+            "Train and score every recnotes model (the configurations its notebook selected on validation) and the "
+            "reference rows computed live by MostPop (numpy), implicit ALS/BPR and TensorFlow Recommenders (its own "
+            "process); measure training and evaluation speed side by side. Writes OUTPUT/bench.md and bench.json. "
+            "The references need requirements-bench.txt (make bench installs it)."
+        ),
+    )
+    bench.add_argument("--data-dir", default="data/ml-latest-small", help="a MovieLens-format folder")
+    bench.add_argument("--models", nargs="*", help="recnotes models to run (default all; none: --models)")
+    bench.add_argument("--references", nargs="*", help="references to run (default all; none: --references)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--quick", action="store_true", help="1 epoch per model: a smoke run, not a benchmark")
+    bench.add_argument("--compare", metavar="OLD.json", help="check that every metric repeats an earlier bench.json")
+    bench.add_argument("-o", "--output", help="new or empty output folder (default runs/bench-<timestamp>/)")
     return parser
 
 
@@ -57,6 +74,10 @@ def main(argv=None) -> int:
         from recnotes.sweep import main_sweep
 
         return main_sweep(args)
+    if args.command == "bench":
+        from recnotes.bench.run import main_bench
+
+        return main_bench(args)
     return 2
 
 

@@ -118,9 +118,23 @@ class FullRankingEvaluator:
 
     @staticmethod
     def _top_k(scores: np.ndarray, k: int, seen: np.ndarray) -> np.ndarray:
+        """The first ``k`` columns of a stable sort on descending masked score, without sorting every row.
+
+        Equal to ``np.argsort(-masked, axis=1, kind="stable")[:, :k]`` (ties
+        by ascending column = ascending movieId): per row, ``np.partition``
+        finds the k-th largest score ``t`` in linear time; only the columns
+        scoring ``>= t`` (the top k and every tie with the k-th) are sorted,
+        by (descending score, ascending column).
+        """
         masked = np.where(seen, -np.inf, scores)
-        # Stable sort on descending score over items in ascending-movieId order.
-        return np.argsort(-masked, axis=1, kind="stable")[:, :k]
+        n_items = masked.shape[1]
+        if k >= n_items or masked.shape[0] == 0:
+            return np.argsort(-masked, axis=1, kind="stable")[:, :k]
+        threshold = -np.partition(-masked, k - 1, axis=1)[:, k - 1]
+        rows, cols = np.nonzero(masked >= threshold[:, None])  # >= k columns per row, ascending within a row
+        order = np.lexsort((cols, -masked[rows, cols], rows))
+        starts = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(masked)))[:-1]])
+        return cols[order][starts[:, None] + np.arange(k)]
 
     def evaluate(
         self,
