@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lab browser clean-venv
+.PHONY: run test bench lab browser clean-venv
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ browser:
 	         "install Chromium at /usr/bin/chromium or run RECNOTES_SKIP_BROWSER=1 make test"; \
 	  fi; \
 	fi
+
+$(BIN)/.bench-installed: $(BIN)/.installed requirements-bench.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+bench: $(BIN)/.bench-installed  ## every model + live references (implicit, TFRS) on the protocol -> runs/bench-<timestamp>/
+	$(BIN)/python -m recnotes bench $(ARGS)
 
 lab: $(BIN)/.installed  ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
