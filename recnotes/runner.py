@@ -9,6 +9,10 @@ This is the main job, ``python -m recnotes run``:
   the wrong type are refused with a clear message;
 * metrics that notebooks record with :func:`recnotes.report.record_metrics`
   are collected into ``summary.json`` and ``summary.md``;
+* a notebook run with its default parameters is checked against the saved
+  copy in ``notebooks/``: every quality metric (Recall, NDCG, HitRate, MRR,
+  AUC) must repeat to 4 decimals (same seed, same numbers); differences are
+  listed in the summary (a different CPU or library version can cause them);
 * the exit status is non-zero if a notebook failed, naming it and the cell.
 """
 
@@ -45,6 +49,8 @@ class NotebookResult:
     metrics: dict = dataclasses.field(default_factory=dict)
     error: str | None = None
     failed_cell: int | None = None  # execution count In [n] of the failing cell
+    # default parameters only: quality metrics that differ from the saved notebook's (None: not compared)
+    saved_differences: list | None = None
 
 
 # --- notebooks and their parameters ----------------------------------------
@@ -195,6 +201,27 @@ def collect_metrics(notebook) -> dict:
     return found
 
 
+QUALITY_METRICS = ("Recall@", "NDCG@", "HitRate@", "MRR@", "AUC")
+
+
+def compare_with_saved(metrics: dict, saved: dict, digits: int = 4) -> list[str]:
+    """Quality metrics of a run that differ from the saved notebook's, rounded to ``digits``.
+
+    Only ``Recall@k``, ``NDCG@k``, ``HitRate@k``, ``MRR@k`` and ``AUC`` are
+    compared (timings and throughputs vary by nature); a model or metric the
+    saved notebook has and the run lacks (or the reverse) is a difference too.
+    """
+    differences = []
+    for model in sorted(set(metrics) | set(saved)):
+        new, old = metrics.get(model, {}), saved.get(model, {})
+        for key in sorted(k for k in set(new) | set(old) if k.startswith(QUALITY_METRICS)):
+            if key not in new or key not in old:
+                differences.append(f"{model} {key}: only in the {'run' if key in new else 'saved notebook'}")
+            elif round(new[key], digits) != round(old[key], digits):
+                differences.append(f"{model} {key}: saved {old[key]:.{digits}f}, this run {new[key]:.{digits}f}")
+    return differences
+
+
 def _failure(exc) -> tuple[str, int | None]:
     """A readable message and the failing cell's execution count (``In [n]``)."""
     ename = getattr(exc, "ename", type(exc).__name__)
@@ -260,8 +287,13 @@ def run_notebooks(notebooks, parameters: dict, output_dir: pathlib.Path, log=pri
         if metrics:
             (output_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         result = NotebookResult(str(nb), str(out), status, round(duration, 1), metrics, error, cell)
+        if status == "ok" and not params:
+            result.saved_differences = compare_with_saved(metrics, collect_metrics(nbformat.read(nb, as_version=4)))
         results.append(result)
         log(f"      {status} in {duration:.1f}s" + (f": In [{cell}]: {error}" if error else ""))
+        if result.saved_differences:
+            log(f"      {len(result.saved_differences)} metric(s) differ from the saved notebook: "
+                + "; ".join(result.saved_differences[:5]))
     return results
 
 
@@ -299,9 +331,23 @@ def write_summary(results: list[NotebookResult], output_dir: pathlib.Path, param
         "notebooks": [dataclasses.asdict(r) for r in results],
     }
     (output_dir / "summary.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
-    table = summary_table(results)
+    table = summary_table(results) + reproducibility_note(results)
     (output_dir / "summary.md").write_text(table + "\n")
     return table
+
+
+def reproducibility_note(results: list[NotebookResult]) -> str:
+    """A paragraph on which default-parameter runs repeated their saved notebook's metrics ("" if none ran)."""
+    compared = [r for r in results if r.saved_differences is not None]
+    if not compared:
+        return ""
+    same = [r for r in compared if not r.saved_differences]
+    text = (f"\n\nReproducibility: {len(same)} of {len(compared)} notebooks run with their default parameters repeat "
+            "every Recall/NDCG/HitRate/MRR/AUC of the saved notebook to 4 decimals.")
+    for r in compared:
+        if r.saved_differences:
+            text += f"\n- {pathlib.Path(r.notebook).stem}: " + "; ".join(r.saved_differences)
+    return text
 
 
 def main_run(args) -> int:

@@ -179,3 +179,37 @@ def test_existing_output_folder_and_name_clashes_are_refused(tmp_path):
     with pytest.raises(ParameterError, match="output folder .*used exists and is not empty"):
         run_notebooks(nbs[:1], {}, tmp_path / "used")
     assert (tmp_path / "used" / "old.json").read_text() == "{}"
+
+
+def test_compare_with_saved_checks_quality_metrics_only():
+    from recnotes.runner import compare_with_saved
+
+    saved = {"MostPop": {"Recall@20": 0.06501, "NDCG@20": 0.0571, "examples_per_second": 1000.0}}
+    same = {"MostPop": {"Recall@20": 0.06504, "NDCG@20": 0.0571, "examples_per_second": 2500.0}}  # 0.0650 both
+    assert compare_with_saved(same, saved) == []
+    drift = {"MostPop": {"Recall@20": 0.0652, "NDCG@20": 0.0571}, "TwoTower": {"AUC": 0.9}}
+    assert compare_with_saved(drift, saved) == [
+        "MostPop Recall@20: saved 0.0650, this run 0.0652",
+        "TwoTower AUC: only in the run",
+    ]
+
+
+def test_default_runs_are_compared_with_the_saved_notebook(tmp_path):
+    from recnotes.report import METRICS_MIME
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for name, computed, saved in (("same", 0.25, 0.25), ("drift", 0.3, 0.2)):
+        path = write_notebook(folder / f"{name}.ipynb", "k = 20",
+                              f"from recnotes.report import record_metrics\nrecord_metrics('m', {{'Recall@20': {computed}}})")
+        nb = nbformat.read(path, as_version=4)  # as if saved after a run that recorded `saved`
+        nb.cells[1].outputs = [nbformat.v4.new_output(
+            "display_data", data={"text/plain": "m", METRICS_MIME: {"name": "m", "metrics": {"Recall@20": saved}}})]
+        nbformat.write(nb, path)
+    result = run_cli("--notebook-dir", str(folder), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "Reproducibility: 1 of 2 notebooks run with their default parameters repeat" in summary
+    assert "- drift: m Recall@20: saved 0.2000, this run 0.3000" in summary
+    entries = {pathlib.Path(n["notebook"]).stem: n for n in json.loads((tmp_path / "out" / "summary.json").read_text())["notebooks"]}
+    assert entries["same"]["saved_differences"] == [] and len(entries["drift"]["saved_differences"]) == 1
