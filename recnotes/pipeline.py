@@ -29,6 +29,7 @@ def interaction_dataset(
     item_probability=None,
     drop_remainder: bool = False,
     shuffle_buffer: int | None = None,
+    vectorized: bool = False,
 ) -> tf.data.Dataset:
     """(user, item) index pairs as a batched, shuffled, prefetched ``tf.data.Dataset``.
 
@@ -51,6 +52,15 @@ def interaction_dataset(
       item_probability: optional ``[N]`` sampling probability of each row's
         item, passed on as ``"item_probability"`` (for the logQ correction).
       drop_remainder: drop the last, smaller batch.
+      vectorized: build batches without per-row work: each epoch draws one
+        permutation of all rows as a single tensor op (a stateless shuffle
+        seeded from ``Dataset.random(seed, rerandomize_each_iteration=True)``)
+        and gathers whole batches from it.  The order is as uniform as the
+        default's but a different random sequence, so results differ from
+        ``vectorized=False`` by seed noise; it skips the default's per-row
+        shuffle buffer, which is refilled (``len(users)`` rows, serially) at
+        the start of every epoch.  Supports ``shuffle`` every epoch or none,
+        and no ``shuffle_buffer``.
 
     Returns:
       A dataset of dicts ``{"user": [b], "item": [b] (, "item_probability": [b])}``.
@@ -79,16 +89,45 @@ def interaction_dataset(
         if not (np.isfinite(probability).all() and (probability > 0).all() and (probability <= 1).all()):
             raise ValueError("item_probability must be in (0, 1] for every row (a sampling probability)")
         features["item_probability"] = probability
-    ds = tf.data.Dataset.from_tensor_slices(features)
     mode = _SHUFFLE_MODES.get(shuffle) if isinstance(shuffle, (bool, str)) else None
     if mode is None:
         raise ValueError(f"shuffle must be one of True, False, 'every_epoch', 'once', 'none'; got {shuffle!r}")
+    if vectorized:
+        if mode == "once" or shuffle_buffer is not None:
+            raise ValueError("vectorized=True shuffles every epoch or not at all: it takes no shuffle='once' or shuffle_buffer")
+        return _vectorized_batches(features, int(batch_size), mode == "every_epoch", seed, drop_remainder)
+    ds = tf.data.Dataset.from_tensor_slices(features)
     buffer = len(users) if shuffle_buffer is None else shuffle_buffer
     if isinstance(buffer, (bool, np.bool_)) or not isinstance(buffer, (int, np.integer)) or buffer < 1:
         raise ValueError(f"shuffle_buffer must be a positive integer or None, got {shuffle_buffer!r}")
     if mode != "none":
         ds = ds.shuffle(int(buffer), seed=seed, reshuffle_each_iteration=(mode == "every_epoch"))
     return ds.batch(int(batch_size), drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _vectorized_batches(features: dict, batch_size: int, shuffle: bool, seed, drop_remainder: bool) -> tf.data.Dataset:
+    """Whole batches gathered from one permutation per epoch (see ``interaction_dataset(vectorized=True)``)."""
+    columns = {name: tf.constant(values) for name, values in features.items()}
+    n = len(features["user"])
+    last = n - n % batch_size if drop_remainder else n
+
+    @tf.autograph.experimental.do_not_convert
+    def epoch(epoch_seed):
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n), seed=tf.stack([epoch_seed, tf.constant(0, tf.int64)]))
+        else:
+            order = tf.range(n)
+
+        @tf.autograph.experimental.do_not_convert
+        def gather(start):
+            rows = order[start : start + batch_size]
+            return {name: tf.gather(values, rows) for name, values in columns.items()}
+
+        return tf.data.Dataset.range(0, last, batch_size).map(gather)
+
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    return seeds.flat_map(epoch).prefetch(tf.data.AUTOTUNE)
 
 
 @dataclasses.dataclass

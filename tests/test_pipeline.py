@@ -111,3 +111,45 @@ def test_bad_shuffle_arguments_are_named():
         interaction_dataset(np.zeros(4, dtype=int), np.arange(4), batch_size=2, shuffle="always")
     with pytest.raises(ValueError, match="shuffle_buffer must be a positive integer or None, got 0"):
         interaction_dataset(np.zeros(4, dtype=int), np.arange(4), batch_size=2, shuffle_buffer=0)
+
+
+def _epochs(ds, n):
+    out = []
+    iterator_source = ds
+    for _ in range(n):  # each `for` over a dataset is one epoch, as in model.fit
+        out.append([{k: v.numpy() for k, v in b.items()} for b in iterator_source])
+    return out
+
+
+def test_vectorized_pipeline_gives_every_row_once_per_epoch_in_a_new_order():
+    users = np.arange(1000, dtype=np.int64) % 37
+    items = np.arange(1000, dtype=np.int64)
+    probability = (items + 1) / 1001.0
+    ds = interaction_dataset(users, items, batch_size=64, seed=5, item_probability=probability, vectorized=True)
+    epochs = _epochs(ds, 2)
+    orders = []
+    for batches in epochs:
+        assert [len(b["item"]) for b in batches] == [64] * 15 + [40]
+        order = np.concatenate([b["item"] for b in batches])
+        np.testing.assert_array_equal(np.sort(order), items)  # each row exactly once
+        np.testing.assert_array_equal(np.concatenate([b["user"] for b in batches]), order % 37)  # columns aligned
+        np.testing.assert_allclose(np.concatenate([b["item_probability"] for b in batches]), (order + 1) / 1001.0, rtol=1e-6)
+        orders.append(order)
+    assert not np.array_equal(orders[0], orders[1])  # reshuffled every epoch
+    assert not np.array_equal(orders[0], items)
+    # the same seed repeats the sequence of epoch orders; another seed does not
+    again = _epochs(interaction_dataset(users, items, batch_size=64, seed=5, vectorized=True), 2)
+    for batches, order in zip(again, orders):
+        np.testing.assert_array_equal(np.concatenate([b["item"] for b in batches]), order)
+    other = _epochs(interaction_dataset(users, items, batch_size=64, seed=6, vectorized=True), 1)[0]
+    assert not np.array_equal(np.concatenate([b["item"] for b in other]), orders[0])
+
+
+def test_vectorized_pipeline_without_shuffle_keeps_file_order_and_checks_options():
+    items = np.arange(10)
+    batches = _epochs(interaction_dataset(items, items, batch_size=4, shuffle=False, vectorized=True, drop_remainder=True), 1)[0]
+    assert [b["item"].tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    with pytest.raises(ValueError, match="vectorized=True shuffles every epoch or not at all"):
+        interaction_dataset(items, items, batch_size=4, shuffle="once", vectorized=True)
+    with pytest.raises(ValueError, match="vectorized=True shuffles every epoch or not at all"):
+        interaction_dataset(items, items, batch_size=4, shuffle_buffer=3, vectorized=True)
