@@ -23,15 +23,32 @@ __all__ = [
 ]
 
 
-def set_seed(seed: int) -> None:
+def set_seed(seed: int, deterministic: bool | str = "auto") -> None:
     """Seed Python, NumPy, TensorFlow and Keras, so a run repeats its numbers.
 
-    Also sets ``PYTHONHASHSEED`` for subprocesses.  On CPU this makes
-    training repeat exactly; some GPU kernels stay nondeterministic unless
-    ``tf.config.experimental.enable_op_determinism()`` is called too.
+    Also sets ``PYTHONHASHSEED`` for subprocesses.  On a CPU that is enough:
+    the same seed gives the same weights and metrics, run after run (a test
+    trains the two-tower twice in two processes and compares).  Some GPU
+    kernels (atomic adds in gathers' gradients, cuDNN autotuning) are
+    nondeterministic, so ``deterministic="auto"`` also calls
+    ``tf.config.experimental.enable_op_determinism()`` when a GPU is visible
+    (``True``: always, ``False``: never).  Keras then runs without XLA
+    (``jit_compile="auto"`` turns it off under op determinism), a little slower.
     """
+    if deterministic not in (True, False, "auto"):
+        raise ValueError(f"deterministic must be True, False or 'auto', got {deterministic!r}")
     os.environ["PYTHONHASHSEED"] = str(seed)
     keras.utils.set_random_seed(int(seed))
+    if deterministic is True or (deterministic == "auto" and _gpu_visible()):
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def _gpu_visible() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 class Throughput(keras.callbacks.Callback):
@@ -334,6 +351,7 @@ def fit_two_tower(
     shuffle_buffer: int | None = None,
     callbacks=(),
     verbose: int = 0,
+    strategy=None,
 ) -> TrainingRun:
     """Seed, build and train a :class:`~recnotes.models.TwoTowerModel` on ``train`` rows.
 
@@ -350,6 +368,9 @@ def fit_two_tower(
       shuffle, shuffle_buffer: how rows are ordered each epoch (see
         :func:`~recnotes.pipeline.interaction_dataset`); with
         ``shuffle=False`` batches follow the order of ``train``.
+      strategy: a ``tf.distribute.Strategy`` (e.g. ``MirroredStrategy``) or
+        ``None``; in-batch negatives are then per replica (see
+        :func:`~recnotes.models.fitting.fit_retrieval_model`).
       Others: as in :class:`~recnotes.models.TwoTowerModel`.
     """
     from recnotes.models import TwoTowerModel
@@ -377,7 +398,7 @@ def fit_two_tower(
     return fit_retrieval_model(
         build, train, evaluator, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         optimizer="adagrad", seed=seed, logq=logq, shuffle=shuffle, shuffle_buffer=shuffle_buffer,
-        callbacks=callbacks, verbose=verbose,
+        callbacks=callbacks, verbose=verbose, strategy=strategy,
     )
 
 

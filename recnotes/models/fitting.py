@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import keras
@@ -32,6 +33,7 @@ def fit_retrieval_model(
     callbacks=(),
     verbose: int = 0,
     jit_compile="auto",
+    strategy=None,
 ) -> TrainingRun:
     """Seed, build and train a retrieval model on ``train`` rows, as :func:`~recnotes.training.fit_two_tower` does.
 
@@ -50,6 +52,23 @@ def fit_retrieval_model(
       shuffle, shuffle_buffer: row order each epoch (see
         :func:`~recnotes.pipeline.interaction_dataset`).
       jit_compile: passed to ``model.compile`` (XLA).
+      strategy: a ``tf.distribute.Strategy`` to train under, e.g.
+        ``tf.distribute.MirroredStrategy()`` (the GPUs of one machine;
+        ``MultiWorkerMirroredStrategy`` over several machines fails inside
+        Keras 3.15's ``fit``, see the README); ``None``: the default
+        single-device training.  ``build()``, the optimizer and
+        ``compile`` run inside ``strategy.scope()``, so every variable is
+        mirrored on each replica; ``model.fit`` splits each global batch of
+        ``batch_size`` rows into ``batch_size / R`` rows per replica (``R =
+        strategy.num_replicas_in_sync``, which must divide ``batch_size``),
+        averages the loss over the global batch (Keras divides each
+        replica's mean loss by ``R``) and sums the gradients across replicas.
+        In-batch negatives are per replica: each row is scored against the
+        ``batch_size / R - 1`` other rows of its replica's share, not of the
+        whole batch, so the reported training loss has chance level
+        ``log(batch_size / R)``; keep ``batch_size / R`` as large as the
+        negatives the model needs (raise ``batch_size`` with ``R``).  XLA is
+        off under a strategy (``jit_compile="auto"``; ``True`` is refused).
     """
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2: in-batch negatives need other rows, got {batch_size}")
@@ -59,6 +78,20 @@ def fit_retrieval_model(
         raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if strategy is not None:
+        import tensorflow as tf
+
+        if not isinstance(strategy, tf.distribute.Strategy):
+            raise TypeError(f"strategy must be a tf.distribute.Strategy instance or None, got {strategy!r}")
+        replicas = strategy.num_replicas_in_sync
+        if batch_size % replicas or batch_size // replicas < 2:
+            raise ValueError(
+                f"batch_size must be a multiple of the {replicas} replicas with >= 2 rows per replica "
+                f"(in-batch negatives are per replica), got {batch_size}"
+            )
+        if jit_compile is True and replicas > 1:  # "auto" already turns XLA off under a strategy
+            raise ValueError("jit_compile=True does not work with a multi-replica strategy in Keras 3's TensorFlow "
+                             "trainer (keras-team/keras#19005); leave jit_compile='auto' or set it False")
     set_seed(seed)
     users = evaluator.user_encoder.transform(train.userId.to_numpy())
     items = evaluator.item_encoder.transform(train.movieId.to_numpy())
@@ -67,15 +100,16 @@ def fit_retrieval_model(
         users, items, batch_size=batch_size, seed=seed, item_probability=probability,
         shuffle=shuffle, shuffle_buffer=shuffle_buffer,
     )
-    model = build()
-    if optimizer == "adagrad":
-        opt = keras.optimizers.Adagrad(learning_rate, initial_accumulator_value=1e-7)
-    else:
-        opt = keras.optimizers.Adam(learning_rate)
-    model.compile(optimizer=opt, jit_compile=jit_compile)
-    # Create the optimizer's slots now: otherwise the first step traces the train function twice
-    # (once to create them), which costs several seconds per model on a CPU.
-    model.optimizer.build(model.trainable_variables)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():  # variables on every replica
+        model = build()
+        if optimizer == "adagrad":
+            opt = keras.optimizers.Adagrad(learning_rate, initial_accumulator_value=1e-7)
+        else:
+            opt = keras.optimizers.Adam(learning_rate)
+        model.compile(optimizer=opt, jit_compile=jit_compile)
+        # Create the optimizer's slots now: otherwise the first step traces the train function twice
+        # (once to create them), which costs several seconds per model on a CPU.
+        model.optimizer.build(model.trainable_variables)
     throughput = Throughput(len(users))
     history = model.fit(dataset, epochs=epochs, verbose=verbose, callbacks=[throughput, *callbacks])
     return TrainingRun(model, history, throughput)
