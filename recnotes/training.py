@@ -352,6 +352,8 @@ def fit_two_tower(
     callbacks=(),
     verbose: int = 0,
     strategy=None,
+    steps_per_execution: int = 1,
+    vectorized_input: bool = False,
 ) -> TrainingRun:
     """Seed, build and train a :class:`~recnotes.models.TwoTowerModel` on ``train`` rows.
 
@@ -370,6 +372,8 @@ def fit_two_tower(
         ``shuffle=False`` batches follow the order of ``train``.
       strategy: a ``tf.distribute.Strategy`` (e.g. ``MirroredStrategy``) or
         ``None``; in-batch negatives are then per replica (see
+        :func:`~recnotes.models.fitting.fit_retrieval_model`).
+      steps_per_execution, vectorized_input: speed settings (see
         :func:`~recnotes.models.fitting.fit_retrieval_model`).
       Others: as in :class:`~recnotes.models.TwoTowerModel`.
     """
@@ -399,6 +403,7 @@ def fit_two_tower(
         build, train, evaluator, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         optimizer="adagrad", seed=seed, logq=logq, shuffle=shuffle, shuffle_buffer=shuffle_buffer,
         callbacks=callbacks, verbose=verbose, strategy=strategy,
+        steps_per_execution=steps_per_execution, vectorized_input=vectorized_input,
     )
 
 

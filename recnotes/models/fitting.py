@@ -34,6 +34,8 @@ def fit_retrieval_model(
     verbose: int = 0,
     jit_compile="auto",
     strategy=None,
+    steps_per_execution: int = 1,
+    vectorized_input: bool = False,
 ) -> TrainingRun:
     """Seed, build and train a retrieval model on ``train`` rows, as :func:`~recnotes.training.fit_two_tower` does.
 
@@ -52,6 +54,12 @@ def fit_retrieval_model(
       shuffle, shuffle_buffer: row order each epoch (see
         :func:`~recnotes.pipeline.interaction_dataset`).
       jit_compile: passed to ``model.compile`` (XLA).
+      steps_per_execution: optimizer steps run inside one ``tf.function``
+        call (``model.compile``): fewer Python round trips per epoch.
+      vectorized_input: :func:`~recnotes.pipeline.interaction_dataset` with
+        ``vectorized=True`` (one permutation per epoch, whole batches
+        gathered; a different but equally uniform order).  With
+        ``steps_per_execution`` the tuned setting of ``python -m recnotes bench``.
       strategy: a ``tf.distribute.Strategy`` to train under, e.g.
         ``tf.distribute.MirroredStrategy()`` (the GPUs of one machine;
         ``MultiWorkerMirroredStrategy`` over several machines fails inside
@@ -76,6 +84,8 @@ def fit_retrieval_model(
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if not (np.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
+    if isinstance(steps_per_execution, bool) or int(steps_per_execution) != steps_per_execution or steps_per_execution < 1:
+        raise ValueError(f"steps_per_execution must be a positive integer, got {steps_per_execution!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     if strategy is not None:
@@ -98,7 +108,7 @@ def fit_retrieval_model(
     probability = item_frequencies(items, len(evaluator.item_encoder))[items] if logq else None
     dataset = interaction_dataset(
         users, items, batch_size=batch_size, seed=seed, item_probability=probability,
-        shuffle=shuffle, shuffle_buffer=shuffle_buffer,
+        shuffle=shuffle, shuffle_buffer=shuffle_buffer, vectorized=vectorized_input,
     )
     with strategy.scope() if strategy is not None else contextlib.nullcontext():  # variables on every replica
         model = build()
@@ -106,7 +116,7 @@ def fit_retrieval_model(
             opt = keras.optimizers.Adagrad(learning_rate, initial_accumulator_value=1e-7)
         else:
             opt = keras.optimizers.Adam(learning_rate)
-        model.compile(optimizer=opt, jit_compile=jit_compile)
+        model.compile(optimizer=opt, jit_compile=jit_compile, steps_per_execution=steps_per_execution)
         # Create the optimizer's slots now: otherwise the first step traces the train function twice
         # (once to create them), which costs several seconds per model on a CPU.
         model.optimizer.build(model.trainable_variables)
