@@ -43,6 +43,12 @@ def _matrix(frame: pd.DataFrame, users: IdEncoder, items: IdEncoder) -> sp.csr_m
     return sp.csr_matrix((data, (u[known], i)), shape=(len(users), len(items)), dtype=bool)
 
 
+def _float_scores(scores) -> np.ndarray:
+    """Scores as float32 or float64 (kept as given: float32 -> float64 changes no order or tie; others -> float64)."""
+    scores = np.asarray(scores)
+    return scores if scores.dtype in (np.float32, np.float64) else scores.astype(np.float64)
+
+
 class FullRankingEvaluator:
     """Scores a full user x item score matrix against held-out interactions.
 
@@ -114,7 +120,7 @@ class FullRankingEvaluator:
         (all users, in order, by default).
         """
         users = np.arange(len(self.user_encoder)) if users is None else np.asarray(users)
-        return self._top_k(np.asarray(scores, dtype=np.float64), k, self.seen[users].toarray())
+        return self._top_k(_float_scores(scores), k, self.seen[users].toarray())
 
     @staticmethod
     def _top_k(scores: np.ndarray, k: int, seen: np.ndarray) -> np.ndarray:
@@ -179,7 +185,7 @@ class FullRankingEvaluator:
         aucs = []
         for start in range(0, len(self.eval_users), batch_users):
             users = self.eval_users[start : start + batch_users]
-            batch = np.asarray(score_fn(users), dtype=np.float64)
+            batch = _float_scores(score_fn(users))
             if batch.shape != (len(users), n_items):
                 raise ValueError(f"score function returned shape {list(batch.shape)}, expected {[len(users), n_items]}")
             if np.isnan(batch).any():
