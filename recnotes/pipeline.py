@@ -127,7 +127,8 @@ def _vectorized_batches(features: dict, batch_size: int, shuffle: bool, seed, dr
         return tf.data.Dataset.range(0, last, batch_size).map(gather)
 
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-    return seeds.flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+    batches = -(-last // batch_size)  # flat_map hides the length: state it, so Keras knows where an epoch ends
+    return seeds.flat_map(epoch).apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
 
 
 @dataclasses.dataclass
