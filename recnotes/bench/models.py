@@ -40,7 +40,7 @@ class ModelSpec:
     fit: Callable
 
 
-TUNED_STEPS_PER_EXECUTION = 16
+TUNED_STEPS_PER_EXECUTION = 32
 
 
 def _timed(fit_call) -> tuple[object, float]:
