@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="train on interaction_dataset(vectorized=True) (default: the notebooks' whole-log shuffle buffer)",
     )
     scale.add_argument(
+        "--sparse-optimizer", action="store_true",
+        help="train with recnotes.optimizers.SparseAdagrad (Adagrad on the batch's rows only; default: Keras Adagrad)",
+    )
+    scale.add_argument(
         "--keep-data", action="store_true",
         help="keep the generated folders in OUTPUT/data/ (default: delete each after it was measured)",
     )

@@ -14,7 +14,9 @@ of a size is its own, not the largest seen so far):
    1024, dimension 64, in-batch softmax, Adagrad 0.1, seed 0), with the
    notebooks' input pipeline (a shuffle buffer of the whole log) or, with
    ``--vectorized-input``, ``interaction_dataset(vectorized=True)`` (one
-   permutation per epoch).
+   permutation per epoch); with ``--sparse-optimizer``,
+   :class:`~recnotes.optimizers.SparseAdagrad` (the same Adagrad update on
+   the batch's embedding rows only, instead of Keras' whole-table division).
 
 Times are wall-clock seconds (``time.perf_counter``) of each stage.
 ``examples/s`` is training rows / epoch seconds (Keras' ``on_epoch_begin`` to
@@ -125,6 +127,7 @@ def measure(
     batch_size: int = 1024,
     embedding_dim: int = 64,
     vectorized_input: bool = False,
+    sparse_optimizer: bool = False,
     label: str | None = None,
     log=print,
 ) -> dict:
@@ -186,6 +189,7 @@ def measure(
         lambda: fit_two_tower(
             split.train, evaluator, epochs=1, batch_size=batch_size, embedding_dim=embedding_dim, seed=seed,
             vectorized_input=vectorized_input, callbacks=[marks],
+            optimizer="sparse_adagrad" if sparse_optimizer else "adagrad",
         ),
     )
     rows = len(split.train)
@@ -195,6 +199,7 @@ def measure(
     result["steady_examples_per_s"] = after_first / (marks.end - marks.time) if after_first else float("nan")
     result["train_loss"] = float(run.history.history["loss"][-1])
     result["vectorized_input"] = bool(vectorized_input)
+    result["sparse_optimizer"] = bool(sparse_optimizer)
     result["peak_mib"] = _peak_mib()
     result["peak_bytes_per_row"] = result["peak_mib"] * 2**20 / result["interactions"]
     import tensorflow as tf
@@ -282,6 +287,7 @@ def run_scale(
     batch_size: int = 1024,
     embedding_dim: int = 64,
     vectorized_input: bool = False,
+    sparse_optimizer: bool = False,
     keep_data: bool = False,
     log=print,
 ) -> list[dict]:
@@ -311,7 +317,8 @@ def run_scale(
         raise ValueError(f"{output}: the output folder must be new or empty")
     output.mkdir(parents=True, exist_ok=True)
     pipeline = "vectorized input (one permutation per epoch)" if vectorized_input else "a shuffle buffer of the whole log"
-    meta = _meta(f"seed {seed}, two-tower batch {batch_size}, dimension {embedding_dim}, 1 epoch, {pipeline}")
+    adagrad = "SparseAdagrad (batch rows only)" if sparse_optimizer else "Keras Adagrad"
+    meta = _meta(f"seed {seed}, two-tower batch {batch_size}, dimension {embedding_dim}, 1 epoch, {pipeline}, {adagrad}")
     cases = [(format_size(n), output / "data" / format_size(n), n) for n in rows]
     cases += [(d.name, d, None) for d in dirs]
     env = dict(os.environ)
@@ -324,6 +331,7 @@ def run_scale(
         spec = {
             "folder": str(folder), "generate_rows": n, "seed": seed, "batch_size": batch_size,
             "embedding_dim": embedding_dim, "vectorized_input": vectorized_input, "label": label,
+            "sparse_optimizer": sparse_optimizer,
             "result_file": str(result_file),
         }
         start = time.perf_counter()
@@ -355,6 +363,7 @@ def main_scale(args) -> int:
         results = run_scale(
             sizes, args.data_dir or (), args.output, seed=args.seed, batch_size=args.batch_size,
             embedding_dim=args.embedding_dim, vectorized_input=args.vectorized_input, keep_data=args.keep_data,
+            sparse_optimizer=args.sparse_optimizer,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

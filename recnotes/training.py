@@ -354,6 +354,7 @@ def fit_two_tower(
     strategy=None,
     steps_per_execution: int = 1,
     vectorized_input: bool = False,
+    optimizer: str = "adagrad",
 ) -> TrainingRun:
     """Seed, build and train a :class:`~recnotes.models.TwoTowerModel` on ``train`` rows.
 
@@ -375,6 +376,9 @@ def fit_two_tower(
         :func:`~recnotes.models.fitting.fit_retrieval_model`).
       steps_per_execution, vectorized_input: speed settings (see
         :func:`~recnotes.models.fitting.fit_retrieval_model`).
+      optimizer: ``"adagrad"`` or ``"sparse_adagrad"`` (the same update on
+        the batch's rows only, :class:`~recnotes.optimizers.SparseAdagrad`:
+        faster for large tables); ``"adam"`` works too.
       Others: as in :class:`~recnotes.models.TwoTowerModel`.
     """
     from recnotes.models import TwoTowerModel
@@ -401,7 +405,7 @@ def fit_two_tower(
 
     return fit_retrieval_model(
         build, train, evaluator, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        optimizer="adagrad", seed=seed, logq=logq, shuffle=shuffle, shuffle_buffer=shuffle_buffer,
+        optimizer=optimizer, seed=seed, logq=logq, shuffle=shuffle, shuffle_buffer=shuffle_buffer,
         callbacks=callbacks, verbose=verbose, strategy=strategy,
         steps_per_execution=steps_per_execution, vectorized_input=vectorized_input,
     )

@@ -50,6 +50,7 @@ def test_measure_runs_every_stage_in_this_process(tmp_path):
     result = measure(tmp_path / "ml-2k", generate_rows=2_000, seed=3, log=lines.append)
     assert [line.split(":")[1].split()[0] for line in lines] == ["generate", "load", "split", "evaluator", "fit", "epoch"]
     assert result["interactions"] == 2_000 and result["users"] == 13 and result["vectorized_input"] is False
+    assert result["sparse_optimizer"] is False
     assert result["train_rows"] == pytest.approx(1_600, rel=0.03)
     assert result["examples_per_s"] == pytest.approx(result["train_rows"] / result["epoch_s"])
     assert result["steady_examples_per_s"] > 0 and result["train_loss"] > 0
@@ -60,7 +61,8 @@ def test_scale_command_writes_one_row_per_size(tmp_path, capsys):
     # One generated size and one --data-dir folder, each in its own process (about 20 s on 2 cores).
     real = write_synthetic_movielens(tmp_path / "ml-tiny", 3_000, seed=1).path
     out = tmp_path / "out"
-    assert main(["scale", "--sizes", "4k", "--data-dir", str(real), "-o", str(out), "--vectorized-input"]) == 0
+    assert main(["scale", "--sizes", "4k", "--data-dir", str(real), "-o", str(out), "--vectorized-input",
+                 "--sparse-optimizer"]) == 0
     printed = capsys.readouterr().out
     assert "[1/2] 4k: 4,000 synthetic interactions" in printed and "[2/2] ml-tiny" in printed
     table = (out / "scale.md").read_text().splitlines()
@@ -69,10 +71,11 @@ def test_scale_command_writes_one_row_per_size(tmp_path, capsys):
     rows = [line for line in table if line.startswith("| 4k") or line.startswith("| ml-tiny")]
     assert len(rows) == 2 and all(len(r.split("|")) == len(COLUMNS) + 2 for r in rows)
     written = json.loads((out / "scale.json").read_text())
-    assert "vectorized input" in written["settings"]
+    assert "vectorized input" in written["settings"] and "SparseAdagrad" in written["settings"]
     results = written["results"]
     generated, given = results
     assert generated["vectorized_input"] is given["vectorized_input"] is True
+    assert generated["sparse_optimizer"] is given["sparse_optimizer"] is True
     assert generated["status"] == given["status"] == "ok"
     assert (generated["interactions"], given["interactions"]) == (4_000, 3_000)
     assert generated["train_rows"] == pytest.approx(3_200, rel=0.02)

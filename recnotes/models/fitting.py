@@ -14,7 +14,7 @@ from recnotes.training import Throughput, TrainingRun, set_seed
 
 __all__ = ["OPTIMIZERS", "fit_retrieval_model"]
 
-OPTIMIZERS = ("adagrad", "adam")
+OPTIMIZERS = ("adagrad", "sparse_adagrad", "adam")
 
 
 def fit_retrieval_model(
@@ -49,7 +49,10 @@ def fit_retrieval_model(
       build: returns an uncompiled model taking ``{"user", "item"(, "item_probability")}``.
       train: the training rows (``userId``, ``movieId``).
       evaluator: a :class:`~recnotes.evaluation.FullRankingEvaluator`.
-      optimizer: ``"adagrad"`` (accumulator starting at 1e-7) or ``"adam"``.
+      optimizer: ``"adagrad"`` (Keras' Adagrad, accumulator starting at 1e-7),
+        ``"sparse_adagrad"`` (:class:`~recnotes.optimizers.SparseAdagrad`, the
+        same update on the embedding rows of the batch only: faster for large
+        tables) or ``"adam"``.
       logq: apply the logQ correction in training.
       shuffle, shuffle_buffer: row order each epoch (see
         :func:`~recnotes.pipeline.interaction_dataset`).
@@ -112,8 +115,11 @@ def fit_retrieval_model(
     )
     with strategy.scope() if strategy is not None else contextlib.nullcontext():  # variables on every replica
         model = build()
-        if optimizer == "adagrad":
-            opt = keras.optimizers.Adagrad(learning_rate, initial_accumulator_value=1e-7)
+        if optimizer in ("adagrad", "sparse_adagrad"):
+            from recnotes.optimizers import SparseAdagrad
+
+            adagrad = SparseAdagrad if optimizer == "sparse_adagrad" else keras.optimizers.Adagrad
+            opt = adagrad(learning_rate, initial_accumulator_value=1e-7)
         else:
             opt = keras.optimizers.Adam(learning_rate)
         model.compile(optimizer=opt, jit_compile=jit_compile, steps_per_execution=steps_per_execution)
