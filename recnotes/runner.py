@@ -347,6 +347,10 @@ def reproducibility_note(results: list[NotebookResult]) -> str:
     for r in compared:
         if r.saved_differences:
             text += f"\n- {pathlib.Path(r.notebook).stem}: " + "; ".join(r.saved_differences)
+    if len(same) < len(compared):
+        text += ("\n\nTwo runs on one machine repeat each other; a notebook saved on another CPU or TensorFlow build "
+                 "can differ by float rounding (oneDNN picks its kernels by CPU), by up to about 0.003 in Recall@20 "
+                 "for the feature models (README, Reproducibility).")
     return text
 
 
