@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scale.add_argument(
         "--sizes", nargs="+", metavar="N",
-        help="interactions per size, e.g. 100k 1M 10M (the default, unless --data-dir is given)",
+        help="interactions per size (at least 225), e.g. 100k 1M 10M (the default, unless --data-dir is given)",
     )
     scale.add_argument(
         "--data-dir", action="append", metavar="PATH",

@@ -6,11 +6,16 @@ genres``) and ``tags.csv`` (``userId, movieId, tag, timestamp``).  Every
 release of MovieLens that uses this schema loads here; ids are kept as the
 raw integers of the file and are not assumed to be contiguous or dense.
 
-Validation is strict and every error names the file, the column, the first
-bad row and what was expected, so a broken file is fixed in one look::
+Validation is strict and every error names the file (its path as given,
+folder included), the column, the first bad row and what was expected, so a
+broken file is fixed in one look::
 
-    ValueError: ratings.csv, column 'rating', data row 3 (file line 4):
+    ValueError: data/ml-small/ratings.csv, column 'rating', data row 3 (file line 4):
     expected a number between 0.5 and 5.0, got '7'
+
+Ids and timestamps are non-negative integers written with digits only
+(``-3`` and ``+4`` are refused); a file that is not UTF-8 is refused with the
+byte offset and file line of its first invalid byte.
 
 Turning raw ids into the contiguous indices an embedding table needs is
 done in one place, :class:`IdEncoder`; notebooks never re-implement it.
@@ -51,17 +56,44 @@ _PLAIN_BYTES[list(b"0123456789,.\r\n")] = True
 
 
 def _where(path: pathlib.Path, column: str, data_row: int, line: int) -> str:
-    return f"{path.name}, column '{column}', data row {data_row} (file line {line})"
+    return f"{path}, column '{column}', data row {data_row} (file line {line})"
 
 
 def _parse_ints(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(ok mask, int64 values) of decimal integers that fit in 64 bits."""
-    ok = text.str.fullmatch(r"[+-]?[0-9]+").to_numpy(dtype=bool, copy=True)
-    long = ok & (text.str.lstrip("+-").str.len() >= 19).to_numpy()
+    """(ok mask, int64 values) of ASCII digit strings (no sign) whose value fits in 64 bits."""
+    ok = text.str.fullmatch(r"[0-9]+").to_numpy(dtype=bool, copy=True)
+    long = ok & (text.str.len() >= 19).to_numpy()
     for i in np.flatnonzero(long):  # rare: check the range exactly with Python ints
-        ok[i] = abs(int(text.iloc[i])) <= _INT64_MAX
+        ok[i] = int(text.iloc[i]) <= _INT64_MAX
     values = pd.to_numeric(text.where(ok, "0")).astype(np.int64).to_numpy()
     return ok, values
+
+
+def _first_invalid_utf8(path: pathlib.Path, chunk_size: int = 1 << 24) -> tuple[int, int, str] | None:
+    """``(byte offset, file line, reason)`` of the first byte of ``path`` that is not UTF-8, or None.
+
+    The file is decoded in chunks of ``chunk_size`` bytes (16 MiB); a
+    character cut by a chunk's end is carried into the next chunk.
+    """
+    offset, newlines, carry = 0, 0, b""  # offset: file position of carry's first byte
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(chunk_size)
+            data = carry + chunk
+            try:
+                data.decode("utf-8")
+                carry = b""
+                good = len(data)
+            except UnicodeDecodeError as exc:
+                if chunk and exc.reason == "unexpected end of data":  # cut at the chunk's end: read on
+                    good = exc.start
+                    carry = data[good:]
+                else:
+                    return offset + exc.start, newlines + data.count(b"\n", 0, exc.start) + 1, exc.reason
+            newlines += data.count(b"\n", 0, good)
+            offset += good
+            if not chunk:
+                return None
 
 
 def _read_csv_text(path: pathlib.Path, schema: dict) -> pd.DataFrame:
@@ -72,9 +104,12 @@ def _read_csv_text(path: pathlib.Path, schema: dict) -> pd.DataFrame:
         raise ValueError(
             f"{path}: the file is empty; expected a header line '{','.join(schema)}' followed by data rows"
         ) from None
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError as exc:  # exc.start counts from the parser's buffer, not the file: find the byte
+        found = _first_invalid_utf8(path)
+        where = (f"byte offset {found[0]} (file line {found[1]}): {found[2]}" if found is not None
+                 else exc.reason)
         raise ValueError(
-            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); MovieLens files are UTF-8 CSV, "
+            f"{path}: not UTF-8 text (first invalid byte at {where}); MovieLens files are UTF-8 CSV, "
             "convert the file (and uncompress it if it is gzipped)"
         ) from None
     except pd.errors.ParserError as exc:
@@ -281,10 +316,12 @@ def load_movielens(data_dir: str | pathlib.Path) -> MovieLens:
       A :class:`MovieLens` with typed frames.
 
     Raises:
-      ValueError: naming the file, column, first bad row and what was
-        expected, for a missing file or column, an empty file, a
-        non-integer id or timestamp, or a rating that is missing or outside
-        0.5-5.
+      ValueError: naming the file (the path as given), column, first bad
+        row and what was expected, for a missing file or column, an empty
+        file, a file that is not UTF-8 (with the byte offset and file line),
+        an id or timestamp that is not digits only (no sign, so no negative
+        values) or does not fit in 64 bits, or a rating that is missing or
+        outside 0.5-5.
     """
     folder = pathlib.Path(data_dir)
     if not folder.is_dir():

@@ -52,11 +52,13 @@ import time
 import traceback
 
 __all__ = [
-    "COLUMNS", "DEFAULT_SIZES", "parse_size", "format_size", "measure", "with_ratios", "run_scale", "scale_markdown",
+    "COLUMNS", "DEFAULT_SIZES", "MIN_SIZE", "parse_size", "format_size", "measure", "with_ratios", "run_scale", "scale_markdown",
     "main_scale",
 ]
 
 DEFAULT_SIZES = ("100k", "1M", "10M")
+#: The smallest generated size: the first with two users (``recnotes.synthetic.default_n_users``).
+MIN_SIZE = 225
 _SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
 
 # (column, key in a result, format); a result is one size's dict
@@ -234,7 +236,7 @@ def with_ratios(results: list[dict]) -> list[dict]:
 
 def _cell(result: dict, key: str, fmt: str) -> str:
     value = result.get(key)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):  # blank, like null in scale.json
         return ""
     return fmt.format(value)
 
@@ -273,8 +275,21 @@ def _meta(settings: str) -> dict:
     }
 
 
+def _strict(value):
+    """``value`` with every NaN or infinite float replaced by None (JSON has no NaN; ``null`` reads anywhere)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def _write(output: pathlib.Path, results: list[dict], meta: dict) -> None:
-    (output / "scale.json").write_text(json.dumps({**meta, "results": results}, indent=2) + "\n")
+    """``scale.json`` (strict JSON: a value that is not a finite number is ``null``) and ``scale.md``."""
+    (output / "scale.json").write_text(json.dumps(_strict({**meta, "results": results}), indent=2, allow_nan=False)
+                                       + "\n")
     (output / "scale.md").write_text(scale_markdown(results, meta))
 
 
@@ -297,21 +312,49 @@ def run_scale(
     their size was measured unless ``keep_data`` (they are a function of the
     seed and can be written again).  Returns one dict per size, in the order
     given; a size whose process failed has ``status="failed"`` and its error.
+
+    Refused (ValueError) before anything runs: a size below
+    :data:`MIN_SIZE` (225 interactions: below it the generator writes a
+    single user, whose held-out movies are never in train, so there is
+    nothing to evaluate), repeated sizes, repeated folders or folders
+    whose names (the row labels) repeat each other or a size's label, a
+    ``seed`` outside ``[0, 2**32 - 1]``, ``batch_size < 2``,
+    ``embedding_dim < 1``, and an output folder that is not new or empty.
     """
     from recnotes.runner import default_output_dir
 
     rows = [parse_size(s) for s in sizes]
     if len(set(rows)) != len(rows):
         raise ValueError(f"sizes repeat a value: {list(sizes)}")
+    small = [s for s, n in zip(sizes, rows) if n < MIN_SIZE]
+    if small:
+        raise ValueError(
+            f"size(s) {small} below {MIN_SIZE} interactions: there the synthetic generator writes a single user "
+            "(users = round(interactions / 150)), whose validation and test movies are never in train (a user "
+            f"rates a movie once), so nothing can be evaluated; the smallest size is {MIN_SIZE}"
+        )
     dirs = [pathlib.Path(d) for d in data_dirs]
     for d in dirs:
         if not (d / "ratings.csv").is_file():
             raise ValueError(f"--data-dir {d}: no ratings.csv there; expected a MovieLens-format folder")
+    resolved = [d.resolve() for d in dirs]
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(f"--data-dir repeats a folder: {[str(d) for d in dirs]}")
+    labels = [format_size(n) for n in rows] + [d.name for d in dirs]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(
+            f"two rows would have the same label {repeated} (a --data-dir is labelled by its folder name): "
+            f"sizes {list(sizes)}, folders {[str(d) for d in dirs]}; rename or measure them in separate runs"
+        )
     if not rows and not dirs:
         raise ValueError("nothing to measure: give sizes or data folders")
-    for name, value in (("batch_size", batch_size), ("embedding_dim", embedding_dim)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "batch_size" else 1):
-            raise ValueError(f"{name} must be a positive integer (batch_size >= 2), got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**32 - 1:
+        raise ValueError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
+        raise ValueError(f"batch_size must be an integer >= 2 (in-batch negatives need other rows), got {batch_size!r}")
+    if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
+        raise ValueError(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
     output = pathlib.Path(output_dir) if output_dir is not None else default_output_dir()
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise ValueError(f"{output}: the output folder must be new or empty")

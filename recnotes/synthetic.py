@@ -62,12 +62,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import pathlib
+import secrets
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["GENRES", "NO_GENRES", "SyntheticMovieLens", "activity_counts", "write_synthetic_movielens"]
+__all__ = [
+    "GENRES", "MIN_PER_USER", "NO_GENRES", "SyntheticMovieLens", "activity_counts", "default_n_users",
+    "draws_lower_bound", "write_synthetic_movielens",
+]
 
 #: The 19 genres of MovieLens (ml-latest-small), alphabetical.
 GENRES = (
@@ -89,6 +94,12 @@ _T1 = 1_538_352_000  # 2018-10-01 UTC
 _SPAN_RANGE = (600.0, 8 * 365.25 * 86400.0)  # 10 minutes .. 8 years
 _BLOCK_ROWS = 1 << 20  # rows generated and written at once (whole users)
 _MAX_ROUNDS = 200
+#: The default ``min_per_user`` (MovieLens' own minimum): also the fewest interactions a default folder can have
+#: (one user of 20 ratings).
+MIN_PER_USER = 20
+# Refused upfront: a heaviest user who would need more i.i.d. draws than this (in expectation) to find their
+# distinct items; the sampling of one block also stops (RuntimeError) past 100 draws per row plus 10 times this.
+_MAX_DRAWS_PER_USER = 2_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +116,14 @@ class SyntheticMovieLens:
     min_per_user: int
     max_per_user: int
     seed: int
+
+
+def default_n_users(n_interactions: int) -> int:
+    """The users of a folder of ``n_interactions`` rows when ``n_users`` is not given: ``max(1, round(n / 150))``.
+
+    Below 225 rows that is a single user.
+    """
+    return max(1, round(n_interactions / 150))
 
 
 def _positive_int(name: str, value, low: int = 1) -> int:
@@ -165,6 +184,21 @@ def activity_counts(
     return counts
 
 
+def draws_lower_bound(n: int, weights: np.ndarray) -> float:
+    """A lower bound on the expected number of i.i.d. draws from ``weights`` until ``n`` distinct items appear.
+
+    For every ``k < n``, at least ``n - k`` draws must fall outside the
+    ``k`` heaviest items, each with probability ``tail_k`` (their weight
+    share): at least ``(n - k) / tail_k`` draws in expectation.  The bound is
+    the largest of these (``inf`` when a tail weight underflows to 0).
+    """
+    weights = np.sort(np.asarray(weights, dtype=np.float64))[::-1]
+    tail = np.cumsum(weights[::-1])[::-1] / weights.sum()  # tail[k]: share of all but the k heaviest items
+    k = np.arange(n)
+    with np.errstate(divide="ignore"):
+        return float(np.max((n - k) / tail[:n]))
+
+
 def _distinct_draws(counts: np.ndarray, cdf: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """For user ``j`` of a block, the first ``counts[j]`` distinct ranks of i.i.d. draws from ``cdf``.
 
@@ -172,17 +206,28 @@ def _distinct_draws(counts: np.ndarray, cdf: np.ndarray, rng: np.random.Generato
     its observed share of new items in the last round (so users that already
     hold the popular items draw more), and the first occurrences are kept in
     draw order.  Returns ``(user, rank)`` arrays (0-based, block-local user
-    index) sorted by user, then rank.
+    index) sorted by user, then rank.  Raises RuntimeError, before drawing
+    them, when the draws would exceed ``100 * counts.sum() + 10 *
+    _MAX_DRAWS_PER_USER`` or take more than ``_MAX_ROUNDS`` rounds.
     """
     n_items = len(cdf)
     need = counts.astype(np.int64).copy()
     accept = np.ones(len(counts))
     kept = np.empty(0, dtype=np.int64)  # keys user * n_items + rank, distinct
+    budget, drawn = 100 * int(counts.sum()) + 10 * _MAX_DRAWS_PER_USER, 0
     for _ in range(_MAX_ROUNDS):
         active = np.flatnonzero(need > 0)
         if len(active) == 0:
             break
         draws = np.ceil(need[active] / accept[active] * 1.1).astype(np.int64) + 2
+        drawn += int(draws.sum())
+        if drawn > budget:
+            raise RuntimeError(
+                f"synthetic item sampling is not converging: {int(need.sum()):,} distinct (user, movie) pairs "
+                f"still missing after {drawn - int(draws.sum()):,} draws (budget {budget:,}); the popularity "
+                "weights are too concentrated for the rows per user: lower popularity_exponent or max_per_user, "
+                "or raise popularity_offset"
+            )
         user = np.repeat(active, draws)
         rank = np.minimum(np.searchsorted(cdf, rng.random(len(user)), side="right"), n_items - 1)
         keys = np.concatenate([kept, user * n_items + rank])
@@ -266,8 +311,9 @@ def write_synthetic_movielens(
     popularity_exponent: float = 1.0,
     popularity_offset: float = 20.0,
     activity_sigma: float = 1.2,
-    min_per_user: int = 20,
+    min_per_user: int = MIN_PER_USER,
     max_per_user: int | None = None,
+    overwrite: bool = False,
 ) -> SyntheticMovieLens:
     """Write ``ratings.csv`` and ``movies.csv`` of a synthetic MovieLens into ``folder``.
 
@@ -277,9 +323,14 @@ def write_synthetic_movielens(
     square root of the number of interactions (``20 * sqrt(n_interactions)``
     movies: 6,325 for 100k rows, 63,246 for 10M; ml-25m has 59,047).
 
+    The files are written to temporary files in ``folder`` and renamed
+    (``os.replace``) at the end, so a failure midway leaves no half-written
+    ``ratings.csv`` and the folder's earlier files as they were (a folder it
+    created is removed again).
+
     Args:
-      folder: created if missing; ``ratings.csv`` and ``movies.csv`` in it
-        are overwritten.
+      folder: created if missing.  Existing ``ratings.csv`` or ``movies.csv``
+        in it are refused unless ``overwrite``.
       n_interactions: rating rows to write, exactly.
       seed: the same seed (and arguments) give byte-identical files.
       n_users: default ``max(1, round(n_interactions / 150))``.
@@ -293,18 +344,27 @@ def write_synthetic_movielens(
       max_per_user: rows a user has at most (<= ``n_items``); default
         ``max(min_per_user, n_items // 5, 4 * mean rows per user)``, at
         most ``n_items``.
+      overwrite: replace ``ratings.csv`` and ``movies.csv`` already in ``folder``.
 
     Returns:
       A :class:`SyntheticMovieLens` with the path and the parameters used.
 
     Raises:
       ValueError: for a non-integer or non-positive count, a bad exponent
-        or offset, or counts that cannot fit (e.g. ``n_interactions < n_users *
-        min_per_user``).
+        or offset, counts that cannot fit (e.g. ``n_interactions < n_users *
+        min_per_user``), a folder that cannot be created (a file in its
+        place or in its path), or popularity weights so concentrated that
+        the heaviest user's distinct movies would need more than
+        ``_MAX_DRAWS_PER_USER`` draws (:func:`draws_lower_bound`; e.g.
+        ``popularity_exponent=50``), all before anything is written.
+      FileExistsError: ``ratings.csv`` or ``movies.csv`` exists in ``folder``
+        and ``overwrite`` is False.
+      RuntimeError: the item sampling still does not converge (nothing is
+        left behind).
     """
     n_interactions = _positive_int("n_interactions", n_interactions)
     seed = _positive_int("seed", seed, low=0)
-    n_users = max(1, round(n_interactions / 150)) if n_users is None else _positive_int("n_users", n_users)
+    n_users = default_n_users(n_interactions) if n_users is None else _positive_int("n_users", n_users)
     n_items = max(100, round(20 * math.sqrt(n_interactions))) if n_items is None else _positive_int("n_items", n_items)
     popularity_exponent = _positive_float("popularity_exponent", popularity_exponent)
     popularity_offset = _positive_float("popularity_offset", popularity_offset, allow_zero=True)
@@ -319,9 +379,23 @@ def write_synthetic_movielens(
         raise ValueError(
             f"max_per_user ({max_per_user:,}) exceeds n_items ({n_items:,}): a user rates each movie at most once"
         )
+    if not isinstance(overwrite, (bool, np.bool_)):
+        raise ValueError(f"overwrite must be True or False, got {overwrite!r}")
     folder = pathlib.Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder}: exists and is not a folder")
+    missing = []  # folders to create, deepest first
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{folder}: cannot create the folder, {parent} is a file, not a folder")
+    existing = [name for name in ("ratings.csv", "movies.csv") if (folder / name).exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{folder}: {' and '.join(existing)} already exist(s); choose a new folder or pass overwrite=True"
+        )
 
     root = np.random.SeedSequence(seed)
     setup_seq, movies_seq, blocks_seq = root.spawn(3)
@@ -333,21 +407,48 @@ def write_synthetic_movielens(
     weights = (np.arange(1, n_items + 1, dtype=np.float64) + popularity_offset) ** -popularity_exponent
     cdf = np.cumsum(weights)
     cdf /= cdf[-1]
+    heaviest = int(counts.max())
+    expected_draws = draws_lower_bound(heaviest, weights)
+    if expected_draws > _MAX_DRAWS_PER_USER:
+        raise ValueError(
+            f"popularity_exponent={popularity_exponent:g} with popularity_offset={popularity_offset:g} puts so "
+            f"little weight beyond the top movies that a user with {heaviest:,} ratings (of {n_items:,} movies) "
+            f"would need at least {expected_draws:,.3g} draws to find them distinct (limit "
+            f"{_MAX_DRAWS_PER_USER:,}); lower popularity_exponent or max_per_user, or raise popularity_offset"
+        )
     # popular items are rated a little higher: +0.25 at rank 1 down to -0.25 at the last rank
     item_bias = rng.normal(0.0, 0.35, n_items) + 0.25 - 0.5 * np.log(np.arange(1, n_items + 1)) / np.log(n_items + 1)
 
-    folder.mkdir(parents=True, exist_ok=True)
-    _movies(movie_ids, np.random.default_rng(movies_seq)).to_csv(folder / "movies.csv", index=False, lineterminator="\n")
-    ends = np.cumsum(counts)
-    # block boundaries: whole users, about _BLOCK_ROWS rows each (a function of the counts only)
-    cuts = np.unique(np.searchsorted(ends, np.arange(_BLOCK_ROWS, ends[-1], _BLOCK_ROWS), side="left") + 1)
-    bounds = np.concatenate([[0], cuts[cuts < n_users], [n_users]])
-    block_rngs = [np.random.default_rng(s) for s in blocks_seq.spawn(len(bounds) - 1)]
-    with open(folder / "ratings.csv", "w", encoding="utf-8", newline="") as out:
-        out.write("userId,movieId,rating,timestamp\n")
-        for (lo, hi), block_rng in zip(zip(bounds[:-1], bounds[1:]), block_rngs):
-            frame = _block_rows(counts[lo:hi], user_ids[lo:hi], movie_of_rank, cdf, item_bias, block_rng)
-            frame.to_csv(out, header=False, index=False, lineterminator="\n")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{folder}: cannot create the folder: {exc}") from None
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    temporary = {name: folder / f".{name}.{token}.tmp" for name in ("movies.csv", "ratings.csv")}
+    try:
+        with open(temporary["movies.csv"], "x", encoding="utf-8", newline="") as out:
+            _movies(movie_ids, np.random.default_rng(movies_seq)).to_csv(out, index=False, lineterminator="\n")
+        ends = np.cumsum(counts)
+        # block boundaries: whole users, about _BLOCK_ROWS rows each (a function of the counts only)
+        cuts = np.unique(np.searchsorted(ends, np.arange(_BLOCK_ROWS, ends[-1], _BLOCK_ROWS), side="left") + 1)
+        bounds = np.concatenate([[0], cuts[cuts < n_users], [n_users]])
+        block_rngs = [np.random.default_rng(s) for s in blocks_seq.spawn(len(bounds) - 1)]
+        with open(temporary["ratings.csv"], "x", encoding="utf-8", newline="") as out:
+            out.write("userId,movieId,rating,timestamp\n")
+            for (lo, hi), block_rng in zip(zip(bounds[:-1], bounds[1:]), block_rngs):
+                frame = _block_rows(counts[lo:hi], user_ids[lo:hi], movie_of_rank, cdf, item_bias, block_rng)
+                frame.to_csv(out, header=False, index=False, lineterminator="\n")
+        for name, path in temporary.items():
+            os.replace(path, folder / name)
+    except BaseException:
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+        for created in missing:  # deepest first; only the empty folders this call created
+            try:
+                created.rmdir()
+            except OSError:
+                break
+        raise
     return SyntheticMovieLens(
         path=folder, n_interactions=n_interactions, n_users=n_users, n_items=n_items,
         popularity_exponent=popularity_exponent, popularity_offset=popularity_offset, activity_sigma=activity_sigma,

@@ -34,11 +34,19 @@ def set_seed(seed: int, deterministic: bool | str = "auto") -> None:
     ``tf.config.experimental.enable_op_determinism()`` when a GPU is visible
     (``True``: always, ``False``: never).  Keras then runs without XLA
     (``jit_compile="auto"`` turns it off under op determinism), a little slower.
+
+    Raises ValueError, before anything is set, unless ``seed`` is an integer
+    (Python or NumPy, not a bool) in ``[0, 2**32 - 1]`` (the range of
+    ``PYTHONHASHSEED`` and of NumPy's seeds) and ``deterministic`` is
+    ``True``, ``False`` or ``"auto"`` (``1`` or ``"yes"`` are not).
     """
-    if deterministic not in (True, False, "auto"):
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= 2**32 - 1:
+        raise ValueError(f"seed must be an integer in [0, 2**32 - 1] (not a bool), got {seed!r}")
+    if not (isinstance(deterministic, bool) or (isinstance(deterministic, str) and deterministic == "auto")):
         raise ValueError(f"deterministic must be True, False or 'auto', got {deterministic!r}")
+    seed = int(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
-    keras.utils.set_random_seed(int(seed))
+    keras.utils.set_random_seed(seed)
     if deterministic is True or (deterministic == "auto" and _gpu_visible()):
         import tensorflow as tf
 
@@ -380,12 +388,14 @@ def fit_two_tower(
         the batch's rows only, :class:`~recnotes.optimizers.SparseAdagrad`:
         faster for large tables); ``"adam"`` works too.
       Others: as in :class:`~recnotes.models.TwoTowerModel`.
+
+    The training arguments are checked by
+    :func:`~recnotes.models.fitting.fit_retrieval_model` before the model
+    is built.
     """
     from recnotes.models import TwoTowerModel
     from recnotes.models.fitting import fit_retrieval_model
 
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be >= 2: in-batch negatives need other rows, got {batch_size}")
     if logq and num_uniform_negatives:
         raise ValueError("logq=True is not combined with num_uniform_negatives; choose one")
 

@@ -113,3 +113,111 @@ def test_missing_reference_library_names_the_package_before_training(synthetic_m
         run_bench(synthetic_movielens, models=["two-tower"], references=["implicit ALS"], quick=True,
                   log=trained.append)
     assert trained == []  # nothing was loaded or trained
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """run_bench replaced by a recorder: a request refused upfront never gets there."""
+    import recnotes.bench.run as bench_run
+
+    calls = []
+    monkeypatch.setattr(bench_run, "run_bench", lambda *a, **kw: calls.append(a) or pytest.fail("run_bench ran"))
+    return calls
+
+
+def test_unusable_output_path_is_refused_before_training(tmp_path, capsys, no_training, monkeypatch):
+    import tempfile
+
+    (tmp_path / "file").write_text("user data")
+    assert main_bench(_Args(models=[], references=[], output=str(tmp_path / "file"))) == 2
+    assert f"the output path {tmp_path / 'file'} exists and is not a folder" in capsys.readouterr().out
+    assert (tmp_path / "file").read_text() == "user data"
+    assert main_bench(_Args(models=[], references=[], output=str(tmp_path / "file" / "out"))) == 2
+    assert f"cannot create the output folder {tmp_path / 'file' / 'out'}" in capsys.readouterr().out
+
+    def unwritable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", unwritable)
+    assert main_bench(_Args(models=[], references=[], output=str(tmp_path / "new" / "out"))) == 2
+    assert "cannot write in the output folder" in capsys.readouterr().out
+    assert not (tmp_path / "new").exists()  # the folders it created are removed again
+    assert no_training == []
+
+
+@pytest.mark.parametrize(
+    "old, message",
+    [
+        ({"results": []}, "no 'rows' key"),
+        ([1, 2], "expected a JSON object with 'rows'"),
+        ({"rows": [{"model": "MostPop"}]}, r"rows\[0\] \(MostPop\): no Recall@k or NDCG@k metric"),
+        ({"rows": [1]}, r"rows\[0\]: expected an object"),
+        ({"rows": [{"model": "A", "Recall@20": "0.1"}]}, r"Recall@20 must be a number or null, got '0.1'"),
+        ({"rows": [{"Recall@20": 0.1}]}, "expected a 'model' name"),
+    ],
+)
+def test_compare_file_of_another_shape_is_refused_at_startup(tmp_path, capsys, no_training, old, message):
+    import re
+
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    assert main_bench(_Args(models=[], references=[], output=str(tmp_path / "out"), compare=str(path))) == 2
+    out = capsys.readouterr().out
+    assert f"--compare {path}" in out and re.search(message, out), out
+    assert not (tmp_path / "out").exists() and no_training == []
+
+
+def test_compare_runs_reports_rows_of_one_run_and_refuses_comparing_nothing():
+    row = {"model": "A", "Recall@20": 0.1, "NDCG@20": 0.05}
+    new = {"machine": {"seed": 0, "quick": True}, "rows": [row, {"model": "B", "Recall@20": 0.2}]}
+    old = {"machine": {"seed": 0, "quick": True}, "rows": [row, {"model": "C", "Recall@20": 0.3}]}
+    assert compare_runs(new, old) == ["B: not in the old run", "C: not in the new run"]
+    other = {"machine": {"seed": 1, "quick": True}, "rows": [{"model": "C", "Recall@20": 0.3}]}
+    with pytest.raises(ValueError, match=r"no metric was compared.*new: \['A', 'B'\], old: \['C'\].*seed 0 \(new\) vs 1"):
+        compare_runs(new, other)
+
+
+def test_quick_bench_output_no_protocol_line_no_speed_verdict_and_compare_refusal(synthetic_movielens, tmp_path,
+                                                                                   capsys):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"machine": {"seed": 5, "data_dir": "elsewhere", "quick": True},
+                               "rows": [{"model": "GraphSAGE", "Recall@20": 0.1}]}))
+    args = _Args(data_dir=str(synthetic_movielens), models=["MostPop"], references=["MostPop (numpy)"],
+                 output=str(tmp_path / "out"), compare=str(old))
+    assert main_bench(args) == 1  # nothing in common: refused, not "every metric repeats"
+    out = capsys.readouterr().out
+    assert "no metric was compared" in out and "seed 0 (new) vs 5 (old)" in out and "data_dir" in out
+    assert "every metric repeats" not in out
+    text = (tmp_path / "out" / "bench.md").read_text()
+    assert "References live vs the protocol's figures" not in text
+    assert "The protocol's reference figures are for ml-latest-small" in text
+    evaluation = next(line for line in text.splitlines() if line.startswith("| full-ranking evaluation"))
+    assert evaluation.endswith("| n/a (quick run) |")
+    written = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert written["speed"][0]["met"] is None and written["machine"]["protocol_data"] is False
+
+
+def test_protocol_figures_are_shown_for_ml_latest_small_only(synthetic_movielens):
+    import pandas as pd
+
+    from conftest import BUNDLED
+    from recnotes.bench.run import BenchResult, is_protocol_data
+
+    assert is_protocol_data(BUNDLED) and not is_protocol_data(synthetic_movielens)
+    table = pd.DataFrame([{"model": "MostPop (numpy)", "source": "reference: numpy", "config": "counts",
+                           **{f"{m}@{k}": 0.06 for m in ("Recall", "NDCG") for k in (10, 20, 50)},
+                           "train_seconds": 0.0, "examples_per_second": float("nan"), "eval_seconds": 0.1}])
+    machine = {"date": "d", "cpu_count": 2, "processor": "x", "gpus": [], "tensorflow": "t", "keras": "k",
+               "seed": 0, "quick": False, "data_dir": str(BUNDLED), "protocol_data": True}
+    text = format_markdown(BenchResult(table.set_index("model"), [], machine, {}))
+    assert "MostPop (numpy) 0.0600 / 0.0600 (protocol 0.0650 / 0.0571)" in text
+
+
+def test_feature_models_without_movies_csv_are_refused_before_training(synthetic_movielens):
+    (synthetic_movielens / "movies.csv").unlink()
+    log = []
+    with pytest.raises(ValueError, match=r"FM needs movies.csv in .*ml-synthetic for its item features.*"
+                                         r"SENet two-tower needs movies.csv"):
+        run_bench(synthetic_movielens, models=["MostPop", "FM", "SENet two-tower"], references=[], quick=True,
+                  log=log.append)
+    assert not any("training" in line for line in log)

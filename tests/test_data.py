@@ -222,3 +222,50 @@ def test_id_encoder_refuses_non_integer_and_empty_ids():
         enc.inverse_transform([1.9])
     with pytest.raises(ValueError, match=r"ids must fit in int64"):
         IdEncoder().fit(np.array([2**63], dtype=np.uint64))
+
+
+def test_non_utf8_byte_is_reported_at_its_file_offset_and_line(tmp_path):
+    # The bad byte lies far past the parser's first buffer: its offset is the file's, not the buffer's.
+    body = "".join(f"{u},{10 + u},4.0,{100 + u}\n" for u in range(1, 4001))
+    data = (HEADER + body).encode()
+    offset = len(data)
+    data += b"4001,7,4.0,1\xff\n"
+    offset += len(b"4001,7,4.0,1")
+    line = 4002  # the header, 4000 rows, then the bad row
+    write(tmp_path, "ratings.csv", "")
+    (tmp_path / "ratings.csv").write_bytes(data)
+    with pytest.raises(ValueError, match=rf"ratings.csv: not UTF-8 text \(first invalid byte at byte offset {offset} "
+                                         rf"\(file line {line}\): invalid start byte\)"):
+        load_movielens(tmp_path)
+
+
+def test_row_errors_name_the_path_with_its_folder(tmp_path):
+    for name in ("one", "two"):
+        write(tmp_path / name, "ratings.csv", HEADER + "1,10,4.0,100\n")
+    write(tmp_path / "two", "ratings.csv", HEADER + "1,10,7,100\n")
+    with pytest.raises(ValueError, match=r"^" + str(tmp_path / "two" / "ratings.csv").replace("\\", r"\\")
+                                         + r", column 'rating', data row 1"):
+        load_movielens(tmp_path / "two")
+
+
+@pytest.mark.parametrize("field, column", [("-3,10,4.0,100", "userId"), ("+4,10,4.0,100", "userId"),
+                                           ("1,-10,4.0,100", "movieId"), ("1,10,4.0,-5", "timestamp")])
+def test_signed_ids_and_timestamps_are_refused_as_not_digits_only(tmp_path, field, column):
+    folder = write(tmp_path, "ratings.csv", HEADER + "1,11,4.0,100\n" + field + "\n")
+    value = field.split(",")[["userId", "movieId", "rating", "timestamp"].index(column)]
+    with pytest.raises(ValueError, match=rf"column '{column}', data row 2 \(file line 3\): expected an integer "
+                                         rf"\(64-bit, digits only\), got '\{value}'"):
+        load_movielens(folder)
+
+
+def test_first_invalid_utf8_byte_across_chunk_boundaries(tmp_path):
+    from recnotes.data import _first_invalid_utf8
+
+    path = tmp_path / "x.csv"
+    path.write_bytes("é\nü,€\n".encode() + b"a\n\xe2\x82")  # the last character is cut off
+    for chunk_size in (1, 2, 3, 1 << 24):  # characters split over chunks are carried over, not reported
+        assert _first_invalid_utf8(path, chunk_size) == (12, 4, "unexpected end of data")
+    path.write_bytes("é€".encode() + b"\n\x80")
+    assert _first_invalid_utf8(path, 2) == (6, 2, "invalid start byte")
+    path.write_bytes("é€\n".encode())
+    assert _first_invalid_utf8(path, 1) is None

@@ -116,10 +116,15 @@ def _measure() -> dict:
     from recnotes.training import fit_two_tower
 
     out = {"replicas": strategy.num_replicas_in_sync, "logical_cpus": len(tf.config.list_logical_devices("CPU"))}
+    import pandas as pd
+
     errors = {}
-    for name, kwargs in (("batch_not_multiple", {"batch_size": 1023}), ("jit_true", {"jit_compile": True})):
+    five_rows = pd.DataFrame({"userId": range(5), "movieId": range(5)})
+    for name, kwargs in (("batch_not_multiple", {"batch_size": 1023}), ("jit_true", {"jit_compile": True}),
+                         ("steps_per_execution", {"steps_per_execution": 2}),
+                         ("train_below_batch", {"batch_size": 8, "train": five_rows})):
         try:  # validation happens before the data are touched
-            fit_retrieval_model(lambda: None, None, None, epochs=1, strategy=strategy, **kwargs)
+            fit_retrieval_model(lambda: None, kwargs.pop("train", None), None, epochs=1, strategy=strategy, **kwargs)
         except ValueError as error:
             errors[name] = str(error)
     out["errors"] = errors
@@ -222,6 +227,10 @@ def test_batch_and_xla_errors_name_the_replicas(measured):
     errors = measured["errors"]
     assert "multiple of the 2 replicas" in errors["batch_not_multiple"] and "got 1023" in errors["batch_not_multiple"]
     assert "keras-team/keras#19005" in errors["jit_true"]
+    assert errors["steps_per_execution"].startswith("steps_per_execution=2 fails in Keras 3.15's TensorFlow trainer "
+                                                    "under a multi-replica strategy (2 replicas")
+    assert "train has 5 rows, fewer than batch_size=8" in errors["train_below_batch"]
+    assert "use a smaller batch_size (a multiple of 2 at most 4)" in errors["train_below_batch"]
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def test_fit_retrieval_model_repeats_with_a_seed_and_learns():
     a, b = run(), run()
     assert a.history.history["loss"] == b.history.history["loss"]
     assert a.history.history["loss"][-1] < a.history.history["loss"][0]
-    with pytest.raises(ValueError, match="optimizer must be one of adagrad, adam"):
+    with pytest.raises(ValueError, match="optimizer must be one of adagrad, sparse_adagrad, adam"):
         fit_retrieval_model(lambda: None, train, evaluator, epochs=1, optimizer="sgd")
 
 

@@ -100,3 +100,50 @@ def test_bad_requests_are_refused_before_anything_runs(tmp_path, capsys):
     with pytest.raises(ValueError, match="sizes repeat a value"):
         run_scale(["1k", "1000"], output_dir=tmp_path / "c")
     assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+
+
+def test_more_bad_requests_are_refused_before_anything_runs(tmp_path, capsys):
+    real = write_synthetic_movielens(tmp_path / "a" / "ml", 100, seed=1).path
+    twin = write_synthetic_movielens(tmp_path / "b" / "ml", 100, seed=2).path
+    cases = [
+        (["--sizes", "10", "224"], "size(s) ['10', '224'] below 225 interactions: there the synthetic generator "
+                                   "writes a single user"),
+        (["--sizes", "1k", "--seed", "-1"], "seed must be an integer in [0, 2**32 - 1], got -1"),
+        (["--sizes", "1k", "--embedding-dim", "0"], "embedding_dim must be a positive integer, got 0"),
+        (["--sizes", "1k", "--batch-size", "1"], "batch_size must be an integer >= 2 (in-batch negatives need other rows)"),
+        (["--data-dir", str(real), "--data-dir", str(real)], "--data-dir repeats a folder"),
+        (["--data-dir", str(real), "--data-dir", str(twin)], "two rows would have the same label ['ml']"),
+    ]
+    for i, (argv, message) in enumerate(cases):
+        assert main(["scale", *argv, "-o", str(tmp_path / f"out{i}")]) == 2
+        err = capsys.readouterr().err
+        assert message in err, err
+        assert not (tmp_path / f"out{i}").exists()
+    assert "batch_size" not in cases[2][1]  # each message names its own rule
+
+
+def test_min_size_is_the_first_with_two_users():
+    from recnotes.scale import MIN_SIZE
+    from recnotes.synthetic import default_n_users
+
+    assert default_n_users(MIN_SIZE - 1) == 1 and default_n_users(MIN_SIZE) == 2
+
+
+def test_scale_json_is_strict_json_and_the_table_leaves_non_finite_values_blank(tmp_path):
+    from recnotes.scale import _write
+
+    result = {"label": "20", "interactions": 20, "train_rows": 16, "steady_examples_per_s": float("nan"),
+              "epoch_ratio": float("inf"), "status": "ok"}
+    meta = {"created": "now", "machine": "here", "settings": "these"}
+    _write(tmp_path, [result], meta)
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    written = json.loads((tmp_path / "scale.json").read_text(), parse_constant=refuse)
+    assert written["results"][0]["steady_examples_per_s"] is None and written["results"][0]["epoch_ratio"] is None
+    assert written["results"][0]["train_rows"] == 16
+    row = next(line for line in (tmp_path / "scale.md").read_text().splitlines() if line.startswith("| 20 "))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[COLUMNS.index("steady examples/s")] == "" and cells[COLUMNS.index("epoch × smallest")] == ""
+    assert cells[COLUMNS.index("train rows")] == "16"

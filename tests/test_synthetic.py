@@ -165,3 +165,56 @@ def test_a_file_in_place_of_the_folder_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="exists and is not a folder"):
         write_synthetic_movielens(tmp_path / "file", 100)
+    with pytest.raises(ValueError, match=r"cannot create the folder, .*file is a file, not a folder"):
+        write_synthetic_movielens(tmp_path / "file" / "sub", 100)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_existing_files_are_kept_unless_overwrite(tmp_path):
+    write_synthetic_movielens(tmp_path, 100, seed=0)
+    before = {name: (tmp_path / name).read_bytes() for name in ("ratings.csv", "movies.csv")}
+    with pytest.raises(FileExistsError, match=r"ratings.csv and movies.csv already exist.*overwrite=True"):
+        write_synthetic_movielens(tmp_path, 100, seed=1)
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+    write_synthetic_movielens(tmp_path, 100, seed=1, overwrite=True)
+    assert (tmp_path / "ratings.csv").read_bytes() != before["ratings.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["movies.csv", "ratings.csv"]
+
+
+def test_a_failure_midway_leaves_the_earlier_files_and_no_partial_file(tmp_path, monkeypatch):
+    import recnotes.synthetic as synthetic
+
+    write_synthetic_movielens(tmp_path / "kept", 100, seed=0)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "kept").iterdir()}
+
+    def broken(*args, **kwargs):
+        raise MemoryError("simulated failure in the middle of ratings.csv")
+
+    monkeypatch.setattr(synthetic, "_block_rows", broken)
+    with pytest.raises(MemoryError, match="simulated"):
+        write_synthetic_movielens(tmp_path / "kept", 100, seed=1, overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "kept").iterdir()} == before  # no .tmp file left either
+    with pytest.raises(MemoryError):
+        write_synthetic_movielens(tmp_path / "new" / "folder", 100)
+    assert not (tmp_path / "new").exists()  # the folders it created are removed again
+
+
+def test_extreme_popularity_is_refused_at_once(tmp_path):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"popularity_exponent=50 .* would need at least .* draws .*limit 2,000,000"):
+        write_synthetic_movielens(tmp_path / "out", 2_000, popularity_exponent=50.0)
+    assert time.perf_counter() - start < 5
+    assert not (tmp_path / "out").exists()
+
+
+def test_draws_lower_bound_and_the_sampling_budget():
+    from recnotes.synthetic import _distinct_draws, draws_lower_bound
+
+    assert draws_lower_bound(3, np.ones(3)) == pytest.approx(3.0)  # last item: 1 draw at share 1/3
+    assert draws_lower_bound(2, np.array([1.0, 1.0, 2.0])) == pytest.approx(2.0)
+    weights = (np.arange(1, 101) + 0.0) ** -30.0
+    cdf = np.cumsum(weights) / weights.sum()
+    with pytest.raises(RuntimeError, match="synthetic item sampling is not converging"):
+        _distinct_draws(np.array([60]), cdf, np.random.default_rng(0))  # stops at its budget, before drawing it

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from recnotes.training import Throughput
@@ -205,3 +207,77 @@ def test_steps_per_execution_does_not_change_the_training_math(synthetic_moviele
     assert len(losses) == 3 and losses[-1] < losses[0]  # it trained
     with pytest.raises(ValueError, match="steps_per_execution must be a positive integer"):
         fit_two_tower(split.train, evaluator, epochs=1, steps_per_execution=0)
+
+
+@pytest.mark.parametrize("seed", ["a", -1, 1.5, True, 2**32, None])
+def test_set_seed_refuses_a_bad_seed_before_setting_anything(monkeypatch, seed):
+    from recnotes.training import set_seed
+
+    monkeypatch.setenv("PYTHONHASHSEED", "7")
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\] \(not a bool\), got "):
+        set_seed(seed)
+    assert os.environ["PYTHONHASHSEED"] == "7"  # later subprocesses still start
+
+
+@pytest.mark.parametrize("deterministic", [1, 0, "yes", None, "AUTO"])
+def test_set_seed_refuses_a_bad_deterministic(monkeypatch, deterministic):
+    from recnotes.training import set_seed
+
+    monkeypatch.setenv("PYTHONHASHSEED", "7")
+    with pytest.raises(ValueError, match="deterministic must be True, False or 'auto'"):
+        set_seed(0, deterministic=deterministic)
+    assert os.environ["PYTHONHASHSEED"] == "7"
+
+
+def test_set_seed_takes_numpy_integers_and_the_largest_seed(monkeypatch):
+    import numpy as np
+
+    from recnotes.training import set_seed
+
+    monkeypatch.setenv("PYTHONHASHSEED", "7")
+    set_seed(np.int64(3), deterministic=False)
+    assert os.environ["PYTHONHASHSEED"] == "3"
+    first = np.random.random()
+    set_seed(3, deterministic=False)
+    assert np.random.random() == first
+    set_seed(2**32 - 1, deterministic=False)
+    assert os.environ["PYTHONHASHSEED"] == str(2**32 - 1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"learning_rate": "0.1"}, "learning_rate must be a positive finite number, got '0.1'"),
+        ({"learning_rate": None}, "learning_rate must be a positive finite number, got None"),
+        ({"batch_size": "64"}, r"batch_size must be an integer >= 2 \(in-batch negatives need other rows\), got '64'"),
+        ({"batch_size": 1}, r"batch_size must be an integer >= 2 .*got 1"),
+        ({"epochs": 2.5}, "epochs must be a positive integer, got 2.5"),
+        ({"epochs": float("nan")}, "epochs must be a positive integer, got nan"),
+        ({"steps_per_execution": "2"}, "steps_per_execution must be a positive integer, got '2'"),
+        ({"vectorized_input": "yes"}, "vectorized_input must be True or False, got 'yes'"),
+    ],
+)
+def test_fit_arguments_of_the_wrong_type_get_a_clear_error(kwargs, message):
+    from recnotes.models.fitting import fit_retrieval_model
+    from recnotes.training import fit_two_tower
+
+    with pytest.raises(ValueError, match=message):  # checked before the (missing) data are touched
+        fit_retrieval_model(lambda: None, None, None, **{"epochs": 1, **kwargs})
+    with pytest.raises(ValueError, match=message):
+        fit_two_tower(None, None, **{"epochs": 1, **kwargs})
+
+
+def test_integral_floats_and_numpy_scalars_are_taken(synthetic_movielens):
+    import numpy as np
+
+    from recnotes.data import load_movielens
+    from recnotes.evaluation import FullRankingEvaluator
+    from recnotes.splits import chrono_split
+    from recnotes.training import fit_two_tower
+
+    split = chrono_split(load_movielens(synthetic_movielens).ratings)
+    evaluator = FullRankingEvaluator.from_split(split)
+    run = fit_two_tower(split.train, evaluator, epochs=2.0, batch_size=np.int64(64), embedding_dim=4,
+                        learning_rate=np.float32(0.1), steps_per_execution=2.0, vectorized_input=np.True_)
+    assert len(run.history.history["loss"]) == 2
+    assert float(run.model.optimizer.learning_rate) == pytest.approx(0.1)

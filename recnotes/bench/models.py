@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Fitted", "ModelSpec", "RECNOTES_MODELS", "model_names", "vector_scores"]
+__all__ = ["Fitted", "ModelSpec", "RECNOTES_MODELS", "model_names", "needs_movies_message", "vector_scores"]
 
 
 @dataclasses.dataclass
@@ -32,12 +32,22 @@ class Fitted:
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """One bench row: ``fit(data) -> Fitted``, with the words that describe it."""
+    """One bench row: ``fit(data) -> Fitted``, with the words that describe it.
+
+    ``needs_movies``: the model's item features come from ``movies.csv``
+    (the bench refuses it before training when the folder has none).
+    """
 
     name: str
     config: str
     source: str
     fit: Callable
+    needs_movies: bool = False
+
+
+def needs_movies_message(name: str, folder) -> str:
+    """The error of a feature model on a folder without movies.csv."""
+    return f"{name} needs movies.csv in {folder} for its item features (the folder has none)"
 
 
 TUNED_STEPS_PER_EXECUTION = 32
@@ -87,12 +97,14 @@ def _loss(name: str):
     return {"BPR": losses.BPR()}[name]
 
 
-def _feature_model(kind: str):
+def _feature_model(kind: str, name: str):
     def fit(data) -> Fitted:
         from recnotes.models.feature_two_tower import FeatureTwoTowerModel
         from recnotes.models.fitting import fit_retrieval_model
         from recnotes.models.fm import FMRetrievalModel
 
+        if data.movielens.movies is None:
+            raise ValueError(needs_movies_message(name, data.movielens.path))
         users, items = data.feature_tables
         if kind == "FM":
             build = lambda: FMRetrievalModel(users, items, seed=data.seed)  # noqa: E731
@@ -129,11 +141,11 @@ RECNOTES_MODELS = (
     ModelSpec("two-tower, BPR", "the same with BPR over in-batch negatives, 5 epochs", "05_loss_functions",
               lambda data: _two_tower(5, retrieval_loss=_loss("BPR"))(data)),
     ModelSpec("FM", "id + genres + year + genre profile, dim 64, Adam 0.003, logQ, 3 epochs", "08_fm_vs_two_tower",
-              _feature_model("FM")),
+              _feature_model("FM", "FM"), needs_movies=True),
     ModelSpec("DNN two-tower", "same features, hidden [128], normalized, temperature 0.1, Adam 0.003, logQ, 3 epochs",
-              "08_fm_vs_two_tower", _feature_model("DNN")),
+              "08_fm_vs_two_tower", _feature_model("DNN", "DNN two-tower"), needs_movies=True),
     ModelSpec("SENet two-tower", "the DNN two-tower with a SENet per tower (r = 2)", "09_senet",
-              _feature_model("SENet")),
+              _feature_model("SENet", "SENet two-tower"), needs_movies=True),
     ModelSpec("GraphSAGE", "K=2, fanouts [5, 3], mean, dim 32, Adam 0.01, logQ, temperature 0.1, 2 epochs",
               "10_graphsage", _graphsage),
 )

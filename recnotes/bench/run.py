@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import json
 import math
 import os
 import pathlib
 import platform
+import tempfile
 import time
 
 import numpy as np
@@ -35,7 +37,7 @@ from recnotes.bench import references as bench_references
 from recnotes.bench.data import BenchData
 from recnotes.bench.speed import time_evaluation
 
-__all__ = ["BenchResult", "run_bench", "compare_runs", "main_bench"]
+__all__ = ["BenchResult", "run_bench", "compare_runs", "check_bench_json", "main_bench"]
 
 KS = (10, 20, 50)
 TRAINING_GOAL = 1.5  # recnotes / TFRS examples per second
@@ -124,8 +126,11 @@ def run_bench(
       quick: one epoch / two iterations per model (a smoke run).
 
     A reference whose library is missing stops the run before any training,
-    naming the package; a model that fails is recorded in ``failures`` and the
-    others still run.
+    naming the package, and so does (ValueError) a feature model (FM, DNN and
+    SENet two-tower) when the folder has no ``movies.csv``; a model that fails
+    is recorded in ``failures`` and the others still run.  In a quick run the
+    speed goals are not judged (``met`` is None): one epoch measures tracing
+    more than steady speed.
     """
     from recnotes.training import set_seed
 
@@ -140,6 +145,11 @@ def run_bench(
     set_seed(seed)
     log(f"bench: loading {data_dir}")
     data = BenchData.load(data_dir, seed=seed, quick=quick)
+    if data.movielens.movies is None:  # before any training, not after the models that need none
+        needing = [spec.name for spec in model_specs if spec.needs_movies]
+        if needing:
+            raise ValueError("; ".join(bench_models.needs_movies_message(name, data_dir) for name in needing)
+                             + "; add movies.csv or leave these models out with --models")
     log(f"bench: {data.evaluator!r}")
     rows, failures, fitted_by_name = [], {}, {}
     for spec in [*model_specs, *reference_specs]:
@@ -166,7 +176,7 @@ def run_bench(
             "comparison": "two-tower training, examples/s (ids, batch 1024, dim 64)",
             "recnotes": ours.examples_per_second, "reference": theirs.examples_per_second, "reference_name": other,
             "ratio": ratio, "goal": f">= {goal}x" if goal else "(what input tuning buys)",
-            "met": ratio >= goal if goal else None,
+            **_verdict(ratio >= goal if goal else None, quick),
         })
     timed = ours or next(iter(fitted_by_name.values()), None)
     if timed is not None:
@@ -177,11 +187,32 @@ def run_bench(
                           "seconds",
             "recnotes": timing.vectorized_seconds, "reference": timing.loop_seconds,
             "reference_name": "per-user Python loop", "ratio": timing.speedup,
-            "goal": f"< {EVALUATION_GOAL_SECONDS} s", "met": timing.vectorized_seconds < EVALUATION_GOAL_SECONDS,
+            "goal": f"< {EVALUATION_GOAL_SECONDS} s",
+            **_verdict(timing.vectorized_seconds < EVALUATION_GOAL_SECONDS, quick),
             "max_metric_difference": timing.max_metric_difference,
         })
-    return BenchResult(table, speed, {**machine_info(), "data_dir": str(data_dir), "seed": seed, "quick": quick},
-                       failures)
+    machine = {**machine_info(), "data_dir": str(data_dir), "seed": seed, "quick": quick,
+               "protocol_data": is_protocol_data(data_dir)}
+    return BenchResult(table, speed, machine, failures)
+
+
+def _verdict(met, quick: bool) -> dict:
+    """``{"met": ...}`` of a speed row; a quick run judges no goal (``met`` None, with a note)."""
+    if quick and met is not None:
+        return {"met": None, "met_note": "n/a (quick run)"}
+    return {"met": met}
+
+
+def is_protocol_data(data_dir) -> bool:
+    """Is ``data_dir`` ml-latest-small, the data of the protocol's figures (its ratings.csv by SHA-256)?"""
+    path = pathlib.Path(data_dir) / "ratings.csv"
+    try:
+        if path.stat().st_size > 10 * 2**20:  # ml-latest-small's is 2.4 MiB: no need to hash a big file
+            return False
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return False
+    return digest == bench_references.PROTOCOL_RATINGS_SHA256
 
 
 def _cell(value, digits: int) -> str:
@@ -213,17 +244,20 @@ def format_markdown(result: BenchResult) -> str:
         lines += [f"- {name}: {row['config']}" for name, row in result.table.iterrows()]
         protocol = bench_references.PROTOCOL_RECALL_NDCG_20
         live = [n for n in protocol if n in result.table.index]
-        if live:
+        if live and m.get("protocol_data"):
             lines += ["", "References live vs the protocol's figures (Recall@20 / NDCG@20): " + "; ".join(
                 f"{n} {result.table.loc[n, 'Recall@20']:.4f} / {result.table.loc[n, 'NDCG@20']:.4f} "
                 f"(protocol {protocol[n][0]:.4f} / {protocol[n][1]:.4f})" for n in live) + "."]
+        elif live:
+            lines += ["", f"The protocol's reference figures are for ml-latest-small; {m['data_dir']} is other data, "
+                          "so the live references are not compared with them."]
     if result.speed:
         lines += ["", "| speed, side by side in this run | recnotes | reference | ratio | goal | met |",
                   "|---|---|---|---|---|---|"]
         for s in result.speed:
             digits = 3 if "seconds" in s["comparison"] else 0
             lines.append(f"| {s['comparison']} | {_cell(s['recnotes'], digits)} | {_cell(s['reference'], digits)} "
-                         f"({s['reference_name']}) | {s['ratio']:.2f}x | {s['goal']} | {_met(s['met'])} |")
+                         f"({s['reference_name']}) | {s['ratio']:.2f}x | {s['goal']} | {s.get('met_note') or _met(s['met'])} |")
     if result.failures:
         lines += ["", "Failed: " + "; ".join(f"{n}: {e}" for n, e in result.failures.items())]
     return "\n".join(lines) + "\n"
@@ -233,18 +267,95 @@ def _met(met) -> str:
     return "—" if met is None else "yes" if met else "no"
 
 
+_METRIC_PREFIXES = ("Recall@", "NDCG@")
+_SETTINGS = ("seed", "data_dir", "quick")
+
+
+def check_bench_json(data, source: str = "the bench.json") -> dict:
+    """``data`` if it has the shape :meth:`BenchResult.to_json` writes, else ValueError saying what is wrong.
+
+    Required: an object with ``"rows"``, a list of objects, each with a
+    ``"model"`` name (text, each once) and at least one ``Recall@k`` /
+    ``NDCG@k`` metric whose value is a number or null; ``"machine"``, if
+    present, must be an object.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: expected a JSON object with 'rows' (a bench.json), got {type(data).__name__}")
+    if "rows" not in data:
+        raise ValueError(f"{source}: no 'rows' key (found {sorted(data)}); expected a bench.json written by the bench")
+    rows = data["rows"]
+    if not isinstance(rows, list):
+        raise ValueError(f"{source}: 'rows' must be a list of row objects, got {type(rows).__name__}")
+    if not isinstance(data.get("machine", {}), dict):
+        raise ValueError(f"{source}: 'machine' must be an object, got {type(data['machine']).__name__}")
+    seen = set()
+    for i, row in enumerate(rows):
+        where = f"{source}: rows[{i}]"
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: expected an object with 'model' and metrics, got {row!r}")
+        name = row.get("model")
+        if not isinstance(name, str):
+            raise ValueError(f"{where}: expected a 'model' name (text), got {name!r}")
+        if name in seen:
+            raise ValueError(f"{where}: the model {name!r} appears twice")
+        seen.add(name)
+        metrics = {k: v for k, v in row.items() if k.startswith(_METRIC_PREFIXES)}
+        if not metrics:
+            raise ValueError(f"{where} ({name}): no Recall@k or NDCG@k metric; expected a bench.json row")
+        for key, value in metrics.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{where} ({name}): {key} must be a number or null, got {value!r}")
+    return data
+
+
+def settings_differences(new: dict, old: dict) -> list[str]:
+    """The run settings (seed, data_dir, quick) that differ between two bench.json, e.g. ``["seed 1 vs 0"]``."""
+    a, b = new.get("machine") or {}, old.get("machine") or {}
+    return [f"{key} {a[key]!r} (new) vs {b[key]!r} (old)" for key in _SETTINGS
+            if key in a and key in b and a[key] != b[key]]
+
+
+def _rounded(value, digits: int):
+    return None if value is None or not math.isfinite(value) else round(value, digits)
+
+
+def _shown(value, digits: int) -> str:
+    return "null" if value is None else f"{value:.{digits}f}"
+
+
 def compare_runs(new: dict, old: dict, digits: int = 4) -> list[str]:
-    """Metrics of ``new`` that differ from ``old`` when rounded to ``digits`` (empty: they repeat)."""
+    """Metrics of ``new`` that differ from ``old`` when rounded to ``digits`` (empty: they repeat).
+
+    A row (or a metric) present in only one of the runs is listed as a
+    difference too.  Raises ValueError when no metric is present in both runs
+    (nothing was compared, so "they repeat" would mean nothing); the message
+    names the run settings that differ, if any.
+    """
     old_rows = {row["model"]: row for row in old["rows"]}
-    differences = []
+    new_names = {row["model"] for row in new["rows"]}
+    differences, compared = [], 0
     for row in new["rows"]:
         before = old_rows.get(row["model"])
         if before is None:
             differences.append(f"{row['model']}: not in the old run")
             continue
         for key, value in row.items():
-            if key.startswith(("Recall@", "NDCG@")) and round(value, digits) != round(before[key], digits):
-                differences.append(f"{row['model']} {key}: {before[key]:.{digits}f} -> {value:.{digits}f}")
+            if not key.startswith(_METRIC_PREFIXES):
+                continue
+            if key not in before:
+                differences.append(f"{row['model']} {key}: not in the old run")
+                continue
+            compared += 1
+            if _rounded(value, digits) != _rounded(before[key], digits):
+                differences.append(f"{row['model']} {key}: {_shown(before[key], digits)} -> {_shown(value, digits)}")
+    differences += [f"{name}: not in the new run" for name in old_rows if name not in new_names]
+    if not compared:
+        settings = settings_differences(new, old)
+        raise ValueError(
+            f"no metric was compared: the runs have no model in common (new: {sorted(new_names) or 'none'}, "
+            f"old: {sorted(old_rows) or 'none'})"
+            + (f"; note that the runs differ in {', '.join(settings)}" if settings else "")
+        )
     return differences
 
 
@@ -252,37 +363,109 @@ def default_output_dir() -> pathlib.Path:
     return pathlib.Path("runs") / ("bench-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
+def _missing_ancestors(path: pathlib.Path) -> list[pathlib.Path]:
+    """``path`` and its parents that do not exist yet, deepest first (what ``mkdir(parents=True)`` creates)."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _prepare_output(output: pathlib.Path) -> list[pathlib.Path]:
+    """Create the output folder (new or empty) and check that a file can be written there.
+
+    Returns the folders it created (deepest first); raises ValueError naming
+    the folder and why it cannot be used.
+    """
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"the output path {output} exists and is not a folder; choose a new folder with -o")
+    try:
+        if output.is_dir() and any(output.iterdir()):
+            raise ValueError(f"the output folder {output} exists and is not empty; choose a new one with -o")
+        created = _missing_ancestors(output)
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the output folder {output}: {exc}; choose another with -o") from None
+    try:
+        with tempfile.TemporaryFile(dir=output):
+            pass
+    except OSError as exc:
+        _remove_empty(created)
+        raise ValueError(f"cannot write in the output folder {output}: {exc}; choose another with -o") from None
+    return created
+
+
+def _remove_empty(folders) -> None:
+    for folder in folders:  # deepest first; a folder that is not empty stays
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
 def main_bench(args) -> int:
+    """The ``bench`` sub-command: 0 when every row ran (and repeats ``--compare``), 1 otherwise, 2 for a bad request.
+
+    The output folder is created, and ``--compare`` read and checked, before
+    anything is trained; a request refused before training leaves no folder
+    behind.
+    """
     output = pathlib.Path(args.output) if args.output else default_output_dir()
-    if output.exists() and any(output.iterdir()):
+    if output.exists() and not output.is_dir():
+        print(f"bench: the output path {output} exists and is not a folder; choose a new folder with -o")
+        return 2
+    if output.is_dir() and any(output.iterdir()):
         print(f"bench: the output folder {output} exists and is not empty; choose a new one with -o")
         return 2
     old = None
     if args.compare:
         try:
-            old = json.loads(pathlib.Path(args.compare).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            old = check_bench_json(json.loads(pathlib.Path(args.compare).read_text(encoding="utf-8")),
+                                   f"--compare {args.compare}")
+        except ValueError as exc:
+            print(f"bench: cannot use {exc}" if str(exc).startswith("--compare") else
+                  f"bench: cannot read --compare {args.compare}: {exc}")
+            return 2
+        except OSError as exc:
             print(f"bench: cannot read --compare {args.compare}: {exc}")
             return 2
+    try:
+        created = _prepare_output(output)
+    except ValueError as exc:
+        print(f"bench: {exc}")
+        return 2
     try:
         result = run_bench(args.data_dir, models=args.models, references=args.references, seed=args.seed,
                            quick=args.quick, log=lambda text: print(text, flush=True))
     except (ValueError, bench_references.MissingReference) as exc:
+        _remove_empty(created)  # nothing was written: leave no empty folder behind
         print(f"bench: {exc}")
         return 2
-    output.mkdir(parents=True, exist_ok=True)
     markdown = result.to_markdown()
-    (output / "bench.md").write_text(markdown, encoding="utf-8")
-    (output / "bench.json").write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
-    print("\n" + markdown)
+    print("\n" + markdown)  # on the terminal first: a failed write below does not lose the run
+    try:
+        (output / "bench.md").write_text(markdown, encoding="utf-8")
+        (output / "bench.json").write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        print(f"bench: cannot write the results into {output}: {exc} (the table is printed above)")
+        return 2
     print(f"bench: wrote {output / 'bench.md'} and {output / 'bench.json'}")
     status = 1 if result.failures else 0
     if old is not None:
-        differences = compare_runs(result.to_json(), old)
+        new = result.to_json()
+        settings = settings_differences(new, old)
+        try:
+            differences = compare_runs(new, old)
+        except ValueError as exc:
+            print(f"bench: cannot compare with {args.compare}: {exc}")
+            return 1
         if differences:
-            print(f"bench: {len(differences)} metric(s) differ from {args.compare} at 4 decimals:")
+            print(f"bench: {len(differences)} difference(s) from {args.compare} at 4 decimals:")
             print("\n".join("  " + d for d in differences))
             status = 1
         else:
             print(f"bench: every metric repeats {args.compare} to 4 decimals")
+        if settings:
+            print(f"bench: note that the runs differ in {', '.join(settings)}")
     return status

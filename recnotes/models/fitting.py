@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Callable
 
 import keras
@@ -15,6 +16,17 @@ from recnotes.training import Throughput, TrainingRun, set_seed
 __all__ = ["OPTIMIZERS", "fit_retrieval_model"]
 
 OPTIMIZERS = ("adagrad", "sparse_adagrad", "adam")
+
+
+def _whole_number(name: str, value, low: int, rule: str) -> int:
+    """``value`` as a Python int if it is an integer (or an integral float) >= ``low``; else ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    if isinstance(value, (float, np.floating)) and not (math.isfinite(value) and float(value).is_integer()):
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    return int(value)
 
 
 def fit_retrieval_model(
@@ -80,16 +92,28 @@ def fit_retrieval_model(
         ``log(batch_size / R)``; keep ``batch_size / R`` as large as the
         negatives the model needs (raise ``batch_size`` with ``R``).  XLA is
         off under a strategy (``jit_compile="auto"``; ``True`` is refused).
+        With more than one replica, ``steps_per_execution > 1`` is refused
+        (it fails inside Keras 3.15's TensorFlow trainer), and so is a
+        ``train`` of fewer rows than ``batch_size`` (its one partial batch
+        fails inside Keras when it does not split evenly).
+
+    Argument checks come before anything is built or trained: ``epochs``,
+    ``batch_size`` (>= 2) and ``steps_per_execution`` must be integers
+    (integral floats such as ``2.0`` are taken as ints), ``learning_rate``
+    a positive finite number (NumPy scalars are taken as Python floats) and
+    ``vectorized_input`` a bool; otherwise ValueError naming the argument.
     """
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be >= 2: in-batch negatives need other rows, got {batch_size}")
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not (np.isfinite(learning_rate) and learning_rate > 0):
+    batch_size = _whole_number("batch_size", batch_size, 2, "an integer >= 2 (in-batch negatives need other rows)")
+    epochs = _whole_number("epochs", epochs, 1, "a positive integer")
+    if (isinstance(learning_rate, (bool, np.bool_)) or not isinstance(learning_rate, (int, float, np.integer, np.floating))
+            or not (math.isfinite(learning_rate) and learning_rate > 0)):
         raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
-    if isinstance(steps_per_execution, bool) or int(steps_per_execution) != steps_per_execution or steps_per_execution < 1:
-        raise ValueError(f"steps_per_execution must be a positive integer, got {steps_per_execution!r}")
-    if optimizer not in OPTIMIZERS:
+    learning_rate = float(learning_rate)
+    steps_per_execution = _whole_number("steps_per_execution", steps_per_execution, 1, "a positive integer")
+    if not isinstance(vectorized_input, (bool, np.bool_)):
+        raise ValueError(f"vectorized_input must be True or False, got {vectorized_input!r}")
+    vectorized_input = bool(vectorized_input)
+    if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     if strategy is not None:
         import tensorflow as tf
@@ -105,6 +129,19 @@ def fit_retrieval_model(
         if jit_compile is True and replicas > 1:  # "auto" already turns XLA off under a strategy
             raise ValueError("jit_compile=True does not work with a multi-replica strategy in Keras 3's TensorFlow "
                              "trainer (keras-team/keras#19005); leave jit_compile='auto' or set it False")
+        if steps_per_execution > 1 and replicas > 1:
+            raise ValueError(
+                f"steps_per_execution={steps_per_execution} fails in Keras 3.15's TensorFlow trainer under a "
+                f"multi-replica strategy ({replicas} replicas: 'You must feed a value for placeholder tensor'); "
+                "use steps_per_execution=1 with a strategy"
+            )
+        if replicas > 1 and len(train) < batch_size:
+            largest = len(train) // replicas * replicas
+            raise ValueError(
+                f"train has {len(train)} rows, fewer than batch_size={batch_size}: under a {replicas}-replica "
+                "strategy its one partial batch fails inside Keras when it does not split evenly over the replicas; "
+                f"use a smaller batch_size (a multiple of {replicas} at most {largest})"
+            )
     set_seed(seed)
     users = evaluator.user_encoder.transform(train.userId.to_numpy())
     items = evaluator.item_encoder.transform(train.movieId.to_numpy())
