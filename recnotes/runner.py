@@ -349,8 +349,8 @@ def reproducibility_note(results: list[NotebookResult]) -> str:
             text += f"\n- {pathlib.Path(r.notebook).stem}: " + "; ".join(r.saved_differences)
     if len(same) < len(compared):
         text += ("\n\nTwo runs on one machine repeat each other; a notebook saved on another CPU or TensorFlow build "
-                 "can differ by float rounding (oneDNN picks its kernels by CPU), by up to about 0.003 in Recall@20 "
-                 "for the feature models (README, Reproducibility).")
+                 "can differ by float rounding (oneDNN picks its kernels by CPU): a few thousandths of Recall@20, "
+                 "up to 0.005 measured between two machines (README, Reproducibility).")
     return text
 
 
