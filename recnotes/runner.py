@@ -241,6 +241,49 @@ def default_output_dir() -> pathlib.Path:
     return path
 
 
+def prepare_output_dir(path, error=ValueError, hint: str = "choose a new one") -> list[pathlib.Path]:
+    """Create ``path`` as a new or empty folder in which a file can be written; nothing there is ever overwritten.
+
+    Returns the folders it created (deepest first, so a caller that gives
+    up before writing can remove them).  Raises ``error`` naming the folder
+    and ending with ``hint`` when ``path`` is a file, a folder that is not
+    empty, or cannot be created or written in.
+    """
+    import tempfile
+
+    path = pathlib.Path(path)
+    if path.exists() and not path.is_dir():
+        raise error(f"the output path {path} exists and is not a folder; {hint}")
+    created = []
+    try:
+        if path.is_dir() and any(path.iterdir()):
+            raise error(f"the output folder {path} exists and is not empty (it must be new or empty, nothing is "
+                        f"overwritten); {hint}")
+        parent = path
+        while not parent.exists() and parent != parent.parent:
+            created.append(parent)
+            parent = parent.parent
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise error(f"cannot create the output folder {path}: {exc}; {hint}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        remove_empty_dirs(created)
+        raise error(f"cannot write in the output folder {path}: {exc}; {hint}") from None
+    return created
+
+
+def remove_empty_dirs(folders) -> None:
+    """Remove ``folders`` (deepest first) while they are empty: undoes :func:`prepare_output_dir`."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
 def run_notebooks(notebooks, parameters: dict, output_dir: pathlib.Path, log=print) -> list[NotebookResult]:
     """Execute each notebook into ``output_dir`` and collect its results."""
     import papermill as pm
@@ -255,12 +298,7 @@ def run_notebooks(notebooks, parameters: dict, output_dir: pathlib.Path, log=pri
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
         raise ParameterError(f"several selected notebooks are named {', '.join(clash)}: their outputs would overwrite each other")
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
-        raise ParameterError(f"output folder {output_dir} exists and is not empty (or is a file); choose a new one, nothing is overwritten")
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParameterError(f"cannot create output folder {output_dir}: {exc}") from None
+    prepare_output_dir(output_dir, ParameterError)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit it: fewer C++ log lines
 
     results = []

@@ -321,7 +321,7 @@ def run_scale(
     ``seed`` outside ``[0, 2**32 - 1]``, ``batch_size < 2``,
     ``embedding_dim < 1``, and an output folder that is not new or empty.
     """
-    from recnotes.runner import default_output_dir
+    from recnotes.runner import default_output_dir, prepare_output_dir
 
     rows = [parse_size(s) for s in sizes]
     if len(set(rows)) != len(rows):
@@ -356,9 +356,7 @@ def run_scale(
     if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
         raise ValueError(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
     output = pathlib.Path(output_dir) if output_dir is not None else default_output_dir()
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise ValueError(f"{output}: the output folder must be new or empty")
-    output.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(output)
     pipeline = "vectorized input (one permutation per epoch)" if vectorized_input else "a shuffle buffer of the whole log"
     adagrad = "SparseAdagrad (batch rows only)" if sparse_optimizer else "Keras Adagrad"
     meta = _meta(f"seed {seed}, two-tower batch {batch_size}, dimension {embedding_dim}, 1 epoch, {pipeline}, {adagrad}")

@@ -39,6 +39,7 @@ from recnotes.runner import (
     check_parameter_value,
     collect_metrics,
     notebook_parameters,
+    prepare_output_dir,
 )
 
 __all__ = ["sweep", "grid_points", "main_sweep"]
@@ -174,12 +175,7 @@ def sweep(
 
     out = pathlib.Path(output_dir) if output_dir is not None else None
     if out is not None:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise ParameterError(f"output folder {out} exists and is not empty (or is a file); choose a new one")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ParameterError(f"cannot create output folder {out}: {exc}") from None
+        prepare_output_dir(out, ParameterError)
 
     rows = []
     try:

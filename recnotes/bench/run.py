@@ -26,7 +26,6 @@ import math
 import os
 import pathlib
 import platform
-import tempfile
 import time
 
 import numpy as np
@@ -36,6 +35,7 @@ from recnotes.bench import models as bench_models
 from recnotes.bench import references as bench_references
 from recnotes.bench.data import BenchData
 from recnotes.bench.speed import time_evaluation
+from recnotes.runner import prepare_output_dir, remove_empty_dirs
 
 __all__ = ["BenchResult", "run_bench", "compare_runs", "check_bench_json", "main_bench"]
 
@@ -363,47 +363,6 @@ def default_output_dir() -> pathlib.Path:
     return pathlib.Path("runs") / ("bench-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
-def _missing_ancestors(path: pathlib.Path) -> list[pathlib.Path]:
-    """``path`` and its parents that do not exist yet, deepest first (what ``mkdir(parents=True)`` creates)."""
-    missing = []
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    return missing
-
-
-def _prepare_output(output: pathlib.Path) -> list[pathlib.Path]:
-    """Create the output folder (new or empty) and check that a file can be written there.
-
-    Returns the folders it created (deepest first); raises ValueError naming
-    the folder and why it cannot be used.
-    """
-    if output.exists() and not output.is_dir():
-        raise ValueError(f"the output path {output} exists and is not a folder; choose a new folder with -o")
-    try:
-        if output.is_dir() and any(output.iterdir()):
-            raise ValueError(f"the output folder {output} exists and is not empty; choose a new one with -o")
-        created = _missing_ancestors(output)
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"cannot create the output folder {output}: {exc}; choose another with -o") from None
-    try:
-        with tempfile.TemporaryFile(dir=output):
-            pass
-    except OSError as exc:
-        _remove_empty(created)
-        raise ValueError(f"cannot write in the output folder {output}: {exc}; choose another with -o") from None
-    return created
-
-
-def _remove_empty(folders) -> None:
-    for folder in folders:  # deepest first; a folder that is not empty stays
-        try:
-            folder.rmdir()
-        except OSError:
-            break
-
-
 def main_bench(args) -> int:
     """The ``bench`` sub-command: 0 when every row ran (and repeats ``--compare``), 1 otherwise, 2 for a bad request.
 
@@ -412,12 +371,6 @@ def main_bench(args) -> int:
     behind.
     """
     output = pathlib.Path(args.output) if args.output else default_output_dir()
-    if output.exists() and not output.is_dir():
-        print(f"bench: the output path {output} exists and is not a folder; choose a new folder with -o")
-        return 2
-    if output.is_dir() and any(output.iterdir()):
-        print(f"bench: the output folder {output} exists and is not empty; choose a new one with -o")
-        return 2
     old = None
     if args.compare:
         try:
@@ -431,7 +384,7 @@ def main_bench(args) -> int:
             print(f"bench: cannot read --compare {args.compare}: {exc}")
             return 2
     try:
-        created = _prepare_output(output)
+        created = prepare_output_dir(output, hint="choose another folder with -o")
     except ValueError as exc:
         print(f"bench: {exc}")
         return 2
@@ -439,7 +392,7 @@ def main_bench(args) -> int:
         result = run_bench(args.data_dir, models=args.models, references=args.references, seed=args.seed,
                            quick=args.quick, log=lambda text: print(text, flush=True))
     except (ValueError, bench_references.MissingReference) as exc:
-        _remove_empty(created)  # nothing was written: leave no empty folder behind
+        remove_empty_dirs(created)  # nothing was written: leave no empty folder behind
         print(f"bench: {exc}")
         return 2
     markdown = result.to_markdown()
