@@ -22,7 +22,6 @@ class BenchData:
       movielens: the loaded folder.
       split: train / validation / test.
       evaluator: test scoring (train and validation items masked).
-      validation: validation scoring (train masked).
       seed: the seed every model trains with.
       quick: one epoch (or two iterations) per model, for smoke runs.
     """
@@ -30,7 +29,6 @@ class BenchData:
     movielens: MovieLens
     split: Split
     evaluator: FullRankingEvaluator
-    validation: FullRankingEvaluator
     seed: int = 0
     quick: bool = False
 
@@ -38,8 +36,7 @@ class BenchData:
     def load(cls, data_dir, seed: int = 0, quick: bool = False) -> "BenchData":
         ml = load_movielens(data_dir)
         split = chrono_split(ml.ratings)
-        return cls(ml, split, FullRankingEvaluator.from_split(split),
-                   FullRankingEvaluator.from_split(split, on="validation"), int(seed), bool(quick))
+        return cls(ml, split, FullRankingEvaluator.from_split(split), int(seed), bool(quick))
 
     def epochs(self, full: int) -> int:
         """``full``, or 1 in a quick run."""
